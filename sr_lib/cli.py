@@ -1,0 +1,257 @@
+"""Command line: ``python -m sr_lib {eval,params,upscale,train,datasets} ...``.
+
+Every user error is printed as one line starting with ``error:`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from pathlib import Path
+
+from .errors import SRLibError
+
+
+def _parse_options(extra: list[str]) -> dict:
+    """``--width 13 --attention false`` -> {'width': 13, 'attention': False}."""
+    out: dict = {}
+    i = 0
+    while i < len(extra):
+        key = extra[i]
+        if not key.startswith("--") or i + 1 >= len(extra):
+            raise SRLibError(f"model options come as --KEY VALUE pairs; cannot read {key!r}")
+        raw = extra[i + 1]
+        low = raw.lower()
+        if low in ("true", "false"):
+            value = low == "true"
+        else:
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                value = raw
+        out[key[2:].replace("-", "_")] = value
+        i += 2
+    return out
+
+
+def _model(name: str, scale: int, weights: str | None, options: dict):
+    from .models import build
+    from .train import load_weights
+
+    model = build(name, scale=scale, **options)
+    if weights:
+        load_weights(model, weights)
+    elif name != "bicubic":
+        print(f"warning: {name} has no --weights; using random initial weights",
+              file=sys.stderr)
+    return model
+
+
+def _data(spec: str, scale: int, channels: str = "rgb", limit: int | None = None,
+          root: str | None = None):
+    """A folder path, or the name of a registered dataset under --root / SR_DATA."""
+    from . import catalog
+    from .datasets import SRDataset
+
+    if Path(spec).is_dir():
+        hr = Path(spec) / "HR" if (Path(spec) / "HR").is_dir() else Path(spec)
+        from .imageio import list_images
+
+        files = list_images(hr)
+        if not files:
+            raise SRLibError(f"no PNG/JPEG/BMP images in {hr}")
+        return SRDataset(files[:limit] if limit else files, scale, channels=channels)
+    if Path(spec).exists():
+        raise SRLibError(f"--data must be a folder of HR images or a dataset name, got {spec}")
+    try:
+        catalog.info(spec)
+    except SRLibError:
+        raise SRLibError(f"--data {spec!r} is neither a folder nor a registered dataset "
+                         f"({', '.join(catalog.names())})") from None
+    return catalog.load(spec, scale, root=root, limit=limit, channels=channels)
+
+
+def cmd_eval(args, extra) -> int:
+    from .evaluate import evaluate
+
+    model = _model(args.model, args.scale, args.weights, _parse_options(extra))
+    channels = "y" if getattr(model, "in_channels", 3) == 1 else "rgb"
+    data = _data(args.data, args.scale, channels, args.limit, args.root)
+    result = evaluate(model, data, tile=args.tile, ensemble=args.ensemble,
+                      device=args.device, progress=not args.json)
+    if args.json:
+        out = result.as_dict()
+        out.update(model=args.model, data=str(args.data), shave=args.scale, channel="Y")
+        print(json.dumps(out))
+    else:
+        for n, p, s in zip(result.names, result.psnr, result.ssim):
+            print(f"{n:20s} {p:7.3f} dB  {s:.4f}")
+        print(f"mean ({result.scale}x, {len(result.names)} images, Y, shave {args.scale}): "
+              f"PSNR {result.mean_psnr:.3f} dB  SSIM {result.mean_ssim:.4f}")
+    return 0
+
+
+def cmd_params(args, extra) -> int:
+    from .complexity import summary
+    from .models import build
+
+    model = build(args.name, scale=args.scale, **_parse_options(extra))
+    if args.input_size:
+        info = summary(model, input_size=tuple(args.input_size))
+    else:
+        info = summary(model, output_size=tuple(args.output_size))
+    info.update(model=args.name, scale=args.scale, options=_parse_options(extra))
+    if args.json:
+        print(json.dumps(info))
+    else:
+        h, w = info["input_size"]
+        print(f"{args.name} x{args.scale}: {info['params']:,} parameters, "
+              f"{info['macs'] / 1e9:.2f} G multiply-adds for a {h}x{w} LR input "
+              f"({h * args.scale}x{w * args.scale} output)")
+    return 0
+
+
+def cmd_upscale(args, extra) -> int:
+    from .evaluate import super_resolve
+    from .imageio import read_image, to_rgb, uint8_to_tensor, write_image
+
+    model = _model(args.model, args.scale, args.weights, _parse_options(extra))
+    image = uint8_to_tensor(to_rgb(read_image(args.input)))
+    sr = super_resolve(model.eval(), image, tile=args.tile, ensemble=args.ensemble)
+    write_image(args.output, sr.clamp(0, 1))
+    print(f"wrote {args.output} ({sr.shape[-1]}x{sr.shape[-2]})")
+    return 0
+
+
+def cmd_train(args, extra) -> int:
+    from .train import TrainConfig, Trainer, load_weights, save_weights
+
+    options = _parse_options(extra)
+    from .models import build
+
+    model = build(args.model, scale=args.scale, **options)
+    if args.init:
+        load_weights(model, args.init)
+    channels = "y" if getattr(model, "in_channels", 3) == 1 else "rgb"
+    data = _data(args.data, args.scale, channels, args.limit, args.root)
+    data.check_patch(args.patch)
+    val = _data(args.val, args.scale, channels, None, args.root) if args.val else None
+    out = Path(args.out)
+    config = TrainConfig(
+        iterations=args.iterations, batch_size=args.batch_size, lr_patch=args.patch, lr=args.lr,
+        loss=args.loss, scheduler=args.scheduler, step_size=args.step_size,
+        val_every=args.val_every, ckpt_every=args.ckpt_every,
+        ckpt_path=str(out / "checkpoint.pt"), device=args.device, seed=args.seed,
+    )
+    history = Trainer(model, data, config, val_data=val).fit(resume=True)
+    save_weights(model, out / "weights.pt", name=args.model, scale=args.scale, options=options)
+    msg = f"trained {args.iterations} iterations in {history.seconds:.0f} s; weights: {out}"
+    if history.val_psnr:
+        msg += f"; validation PSNR {history.val_psnr[-1]:.2f} dB"
+    print(msg)
+    return 0
+
+
+def cmd_datasets(args, extra) -> int:
+    from . import catalog
+
+    if args.download:
+        catalog.download(args.download, args.root)
+    root = catalog.data_root(args.root)
+    print(f"data root: {root if root else '(none: pass --root or set SR_DATA)'}")
+    for name, present in catalog.available(args.root).items():
+        entry = catalog.info(name)
+        flag = "found  " if present else "missing"
+        print(f"  {flag} {name:11s} {entry.role:5s} {entry.citation}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sr_lib", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("eval", help="PSNR/SSIM (Y, shave = scale) of a model on HR images")
+    e.add_argument("--model", required=True, help="registered model name, e.g. bicubic")
+    e.add_argument("--scale", type=int, required=True)
+    e.add_argument("--data", required=True, help="folder of HR images or a dataset name")
+    e.add_argument("--weights", help="weights file for a trained model")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--tile", type=int, help="tiled inference with this LR tile size")
+    e.add_argument("--ensemble", action="store_true", help="x8 self-ensemble")
+    e.add_argument("--limit", type=int, help="only the first N images")
+    e.add_argument("--root", help="data root for dataset names (default: $SR_DATA)")
+    e.add_argument("--device")
+    e.set_defaults(func=cmd_eval)
+
+    q = sub.add_parser("params", help="parameters and multiply-adds of a registered model")
+    q.add_argument("name")
+    q.add_argument("--scale", type=int, required=True)
+    size = q.add_mutually_exclusive_group()
+    size.add_argument("--output-size", type=int, nargs=2, default=(720, 1280),
+                      metavar=("H", "W"), help="HR output size (default 720 1280, as in SRP)")
+    size.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+                      help="LR input size instead (DRN uses 96 96)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_params)
+
+    u = sub.add_parser("upscale", help="super-resolve one image file")
+    u.add_argument("input")
+    u.add_argument("output")
+    u.add_argument("--model", required=True)
+    u.add_argument("--scale", type=int, required=True)
+    u.add_argument("--weights")
+    u.add_argument("--tile", type=int)
+    u.add_argument("--ensemble", action="store_true")
+    u.set_defaults(func=cmd_upscale)
+
+    t = sub.add_parser("train", help="train a registered model (resumes from --out)")
+    t.add_argument("--model", required=True)
+    t.add_argument("--scale", type=int, required=True)
+    t.add_argument("--data", required=True, help="folder of HR images or a dataset name")
+    t.add_argument("--val", help="validation folder or dataset name")
+    t.add_argument("--out", default="runs/train")
+    t.add_argument("--init", help="start from these weights")
+    t.add_argument("--iterations", type=int, default=1000)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--patch", type=int, default=48, help="LR patch size")
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--loss", default="l1")
+    t.add_argument("--scheduler", default=None)
+    t.add_argument("--step-size", type=int, default=200_000)
+    t.add_argument("--val-every", type=int, default=0)
+    t.add_argument("--ckpt-every", type=int, default=100)
+    t.add_argument("--limit", type=int)
+    t.add_argument("--root")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device")
+    t.set_defaults(func=cmd_train)
+
+    d = sub.add_parser("datasets", help="list the standard datasets and whether they are found")
+    d.add_argument("--root")
+    d.add_argument("--download", metavar="NAME", help="download and verify a dataset")
+    d.set_defaults(func=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in ("params", "eval", "upscale", "train"):
+        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+    try:
+        return args.func(args, extra)
+    except SRLibError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Model complexity as the seed papers report it: parameters, multiply-adds, latency.
+
+Multiply-adds (MACs) are counted by ``torch.utils.flop_counter`` (FLOPs / 2), for one image of
+a given **LR input** size (DRN quotes 96x96 input) or **HR output** size (SRP quotes 1280x720
+output, i.e. an LR input of 1280/s x 720/s). Pixel shuffle and activations count zero; the
+bicubic resize inside pre-upsampling models (SRCNN, VDSR) is counted as the matrix products
+sr_lib implements it with.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .errors import SRLibError
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (buffers such as the RGB mean shift are not counted)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _input_size(model: nn.Module, input_size, output_size) -> tuple[int, int]:
+    if (input_size is None) == (output_size is None):
+        raise SRLibError("give exactly one of input_size=(h, w) or output_size=(h, w)")
+    if input_size is not None:
+        return int(input_size[0]), int(input_size[1])
+    s = int(model.scale)
+    if output_size[0] % s or output_size[1] % s:
+        raise SRLibError(f"output size {output_size} is not a multiple of the scale {s}")
+    return int(output_size[0]) // s, int(output_size[1]) // s
+
+
+@torch.no_grad()
+def count_macs(
+    model: nn.Module,
+    input_size: tuple[int, int] | None = None,
+    output_size: tuple[int, int] | None = None,
+) -> int:
+    """Multiply-adds of one forward pass on a single image."""
+    h, w = _input_size(model, input_size, output_size)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x)
+    model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
+@torch.no_grad()
+def measure_latency(
+    model: nn.Module,
+    input_size: tuple[int, int] = (64, 64),
+    device: str | torch.device = "cpu",
+    warmup: int = 2,
+    repeats: int = 7,
+    threads: int | None = None,
+    batch: int = 1,
+) -> dict:
+    """Median wall time of a forward pass (ms), after ``warmup`` runs; CUDA is synchronised.
+
+    Returns ``{'median_ms', 'min_ms', 'repeats', 'threads', 'device', 'input_size'}`` so the
+    figure always travels with its conditions.
+    """
+    device = torch.device(device)
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        model = model.to(device).eval()
+        x = torch.rand(batch, getattr(model, "in_channels", 3), *input_size, device=device)
+        sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+        for _ in range(warmup):
+            model(x)
+        sync()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(x)
+            sync()
+            times.append((time.perf_counter() - t0) * 1000)
+        return {
+            "median_ms": statistics.median(times), "min_ms": min(times), "repeats": repeats,
+            "threads": torch.get_num_threads(), "device": str(device),
+            "input_size": tuple(input_size),
+        }
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def summary(
+    model: nn.Module, input_size: tuple[int, int] | None = None,
+    output_size: tuple[int, int] | None = None,
+) -> dict:
+    """Parameters and MACs in one dict (with the size convention used)."""
+    return {
+        "params": count_params(model),
+        "macs": count_macs(model, input_size, output_size),
+        "input_size": list(_input_size(model, input_size, output_size)),
+    }

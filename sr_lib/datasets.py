@@ -1,0 +1,245 @@
+"""(LR, HR) pairs from a folder of HR images: cached degradation, patches, augmentation, MixUp.
+
+One class serves every chapter. ``SRDataset`` holds the HR images (uint8, modcropped) and their
+LR counterparts (made once with a :class:`~sr_lib.degrade.Degradation` and kept in memory as
+uint8, like the LR files of the benchmarks). Index it to get whole images for evaluation, or
+call :meth:`SRDataset.batch` to draw a random patch batch for training. Batches are a function
+of ``(seed, step)`` only, which makes a resumed run see exactly the data an uninterrupted run
+would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .color import rgb_to_y
+from .degrade import Degradation, modcrop
+from .errors import SRLibError
+from .imageio import list_images, read_image, to_rgb
+
+Batch = dict
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th (0..7) of the 8 flips/rotations of the square acting on (..., H, W)."""
+    if not 0 <= k < 8:
+        raise SRLibError(f"dihedral index must be in 0..7, got {k}")
+    if k >= 4:
+        x = x.transpose(-2, -1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Undo :func:`dihedral` with the same k."""
+    x = torch.rot90(x, -(k % 4), dims=(-2, -1))
+    return x.transpose(-2, -1) if k >= 4 else x
+
+
+def _to_uint8_tensor(image: np.ndarray, channels: str) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    if channels == "y":
+        y = rgb_to_y(t.float().div(255.0)) if t.shape[0] == 3 else t.float().div(255.0)
+        return y.mul(255.0).round().to(torch.uint8)
+    return t
+
+
+class SRDataset:
+    """HR images and their degraded LR versions.
+
+    Args:
+        images: a folder, a list of files, or a list of uint8 (H, W, C) arrays.
+        scale: the upscaling factor.
+        degradation: a :class:`Degradation` or its name (``"BI"``, ``"BD"``, ``"DN"``,
+            ``"nearest"``).
+        channels: ``"rgb"`` (grayscale files are replicated to RGB) or ``"y"`` (the HR Y
+            channel, rounded to 8 bits, is degraded: the VDSR / AIL convention).
+        cache_dir: if given, the LR images are saved there and reused across sessions.
+        names: names of the images when ``images`` are arrays.
+    """
+
+    def __init__(
+        self,
+        images: str | Path | Sequence[str | Path] | Sequence[np.ndarray],
+        scale: int,
+        degradation: Degradation | str = "BI",
+        channels: str = "rgb",
+        cache_dir: str | Path | None = None,
+        names: Sequence[str] | None = None,
+    ) -> None:
+        if channels not in ("rgb", "y"):
+            raise SRLibError(f"channels must be 'rgb' or 'y', got {channels!r}")
+        if isinstance(degradation, str):
+            degradation = Degradation(degradation, scale)
+        if degradation.scale != scale:
+            raise SRLibError(f"degradation scale {degradation.scale} != dataset scale {scale}")
+        self.scale, self.degradation, self.channels = scale, degradation, channels
+        if isinstance(images, (str, Path)):
+            files = list_images(images)
+            if not files:
+                raise SRLibError(f"no PNG/JPEG/BMP images in {images}")
+            images = files
+        arrays, self.names = [], []
+        for i, item in enumerate(images):
+            if isinstance(item, np.ndarray):
+                arr, name = item, (names[i] if names else f"image{i:03d}")
+            else:
+                arr, name = read_image(item), Path(item).stem
+            if channels == "rgb":
+                arr = to_rgb(arr)
+            arrays.append(arr)
+            self.names.append(name)
+        self.hr = [modcrop(_to_uint8_tensor(a, channels), scale) for a in arrays]
+        self.lr = self._make_lr(cache_dir)
+
+    def _make_lr(self, cache_dir: str | Path | None) -> list[torch.Tensor]:
+        d = self.degradation
+        tag = f"{d.kind}_x{d.scale}_{self.channels}_n{d.noise_sigma:g}"
+        cache = Path(cache_dir) / f"{tag}.pt" if cache_dir else None
+        if cache is not None and cache.exists():
+            stored = torch.load(cache, weights_only=True)
+            if stored["names"] == self.names and [tuple(t.shape) for t in stored["hr_shapes"]] == [
+                tuple(h.shape) for h in self.hr
+            ]:
+                return stored["lr"]
+        gen = torch.Generator().manual_seed(0)
+        lr = []
+        for hr in self.hr:
+            out = d(hr.float().div(255.0)[None], generator=gen)[0]
+            lr.append(out.clamp(0, 1).mul(255.0).round().to(torch.uint8))
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp")
+            shapes = [torch.tensor(h.shape) for h in self.hr]
+            torch.save({"names": self.names, "hr_shapes": shapes, "lr": lr}, tmp)
+            tmp.replace(cache)
+        return lr
+
+    def __len__(self) -> int:
+        return len(self.hr)
+
+    def __getitem__(self, i: int) -> Batch:
+        """Whole image ``i`` as float tensors in [0, 1]: {'lr', 'hr', 'name', 'scale'}."""
+        return {
+            "lr": self.lr[i].float().div(255.0),
+            "hr": self.hr[i].float().div(255.0),
+            "name": self.names[i],
+            "scale": self.scale,
+        }
+
+    def check_patch(self, lr_patch: int) -> None:
+        small = [n for n, lr in zip(self.names, self.lr) if min(lr.shape[-2:]) < lr_patch]
+        if len(small) == len(self.lr):
+            raise SRLibError(
+                f"every LR image is smaller than the {lr_patch}px patch; use a smaller patch"
+            )
+
+    def batch(
+        self, batch_size: int, lr_patch: int, step: int, seed: int = 0, augment: bool = True
+    ) -> Batch:
+        """A random batch of aligned patches, determined by ``(seed, step)`` alone.
+
+        ``lr_patch`` is the LR side; the HR patches are ``lr_patch * scale``. Images smaller
+        than the patch are skipped. With ``augment`` each patch gets one of the 8 dihedral
+        transforms.
+        """
+        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(step))
+        s = self.scale
+        usable = [i for i, lr in enumerate(self.lr) if min(lr.shape[-2:]) >= lr_patch]
+        if not usable:
+            self.check_patch(lr_patch)
+        lrs, hrs = [], []
+        picks = torch.randint(len(usable), (batch_size,), generator=gen)
+        for j in picks.tolist():
+            i = usable[j]
+            lr, hr = self.lr[i], self.hr[i]
+            y = int(torch.randint(lr.shape[-2] - lr_patch + 1, (1,), generator=gen))
+            x = int(torch.randint(lr.shape[-1] - lr_patch + 1, (1,), generator=gen))
+            lp = lr[:, y : y + lr_patch, x : x + lr_patch]
+            hp = hr[:, y * s : (y + lr_patch) * s, x * s : (x + lr_patch) * s]
+            if augment:
+                k = int(torch.randint(8, (1,), generator=gen))
+                lp, hp = dihedral(lp, k), dihedral(hp, k)
+            lrs.append(lp)
+            hrs.append(hp)
+        return {
+            "lr": torch.stack(lrs).float().div(255.0),
+            "hr": torch.stack(hrs).float().div(255.0),
+            "scale": s,
+        }
+
+    def patches_per_epoch(self, lr_patch: int) -> int:
+        """Number of non-overlapping LR patches in the set (a natural 'epoch' length)."""
+        return sum(
+            (lr.shape[-2] // lr_patch) * (lr.shape[-1] // lr_patch) for lr in self.lr
+        )
+
+    def nbytes(self) -> int:
+        """Memory held by the cached HR and LR images."""
+        return sum(t.numel() for t in self.hr) + sum(t.numel() for t in self.lr)
+
+
+class MultiScaleData:
+    """One :class:`SRDataset` per scale; each batch uses one scale (ProSR's batching).
+
+    ``choose(step, generator) -> scale`` decides the scale of a batch; the default draws one
+    uniformly from all scales. A curriculum passes a function of the step (e.g. ProSR's phases).
+    """
+
+    def __init__(
+        self,
+        datasets: dict[int, SRDataset],
+        lr_patch: dict[int, int] | int,
+        choose: Callable[[int, torch.Generator], int] | None = None,
+    ) -> None:
+        self.datasets = datasets
+        if not isinstance(lr_patch, dict):
+            lr_patch = dict.fromkeys(datasets, lr_patch)
+        self.lr_patch = lr_patch
+        self.choose = choose or self._uniform
+
+    def _uniform(self, step: int, gen: torch.Generator) -> int:
+        scales = sorted(self.datasets)
+        return scales[int(torch.randint(len(scales), (1,), generator=gen))]
+
+    def batch(
+        self, batch_size: int, lr_patch: int | None = None, step: int = 0, seed: int = 0,
+        augment: bool = True,
+    ) -> Batch:
+        """Like :meth:`SRDataset.batch`; ``lr_patch`` is ignored (each scale has its own)."""
+        gen = torch.Generator().manual_seed(int(seed) * 7_919 + int(step))
+        s = self.choose(step, gen)
+        return self.datasets[s].batch(batch_size, self.lr_patch[s], step, seed, augment)
+
+
+class MixUp:
+    """MixUp in the sense of ISRResCNet: mix two HR patches, then degrade the mixture.
+
+    ``lam ~ Beta(alpha, alpha)`` per sample; the partner is the next sample of the batch. The
+    LR is recomputed from the mixed HR with the same :class:`Degradation` on the batch's device,
+    so the pair still obeys the observation model y = Hx (+ n). ``p`` is the probability that a
+    batch is mixed at all.
+    """
+
+    def __init__(self, degradation: Degradation, alpha: float = 1.2, p: float = 0.5) -> None:
+        self.degradation, self.alpha, self.p = degradation, alpha, p
+
+    def __call__(self, batch: Batch, step: int, seed: int = 0) -> Batch:
+        gen = torch.Generator().manual_seed(int(seed) * 104_729 + int(step))
+        if float(torch.rand((), generator=gen)) >= self.p:
+            return batch
+        hr = batch["hr"]
+        rng = np.random.default_rng(int(torch.randint(2**31 - 1, (1,), generator=gen)))
+        lam = torch.from_numpy(rng.beta(self.alpha, self.alpha, size=(hr.shape[0], 1, 1, 1)))
+        lam = lam.to(hr.device, hr.dtype)
+        mixed = lam * hr + (1 - lam) * hr.roll(1, dims=0)
+        return {**batch, "lr": self.degradation(mixed, generator=gen), "hr": mixed}
+
+
+def epoch_iterations(n_patches: int, batch_size: int) -> int:
+    """Iterations for one pass over ``n_patches`` patches."""
+    return max(1, math.ceil(n_patches / batch_size))

@@ -1,0 +1,121 @@
+"""Reading and writing images, and the only place where dtypes and value ranges change.
+
+Conventions used everywhere in sr_lib:
+
+* a *uint8 image* is a ``numpy.ndarray`` of shape (H, W, C) and dtype uint8 (C = 1 or 3);
+* a *tensor image* is a float32 ``torch.Tensor`` of shape (C, H, W) or (N, C, H, W) with
+  values in [0, 1].
+
+RGBA files are composited onto a white background (what a viewer shows), grayscale files keep
+one channel (use :func:`to_rgb` to replicate it) and 16-bit files are scaled to 8 bits with
+rounding, because every benchmark in the SR literature is 8-bit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from .errors import SRLibError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 (H, W, C) with C = 1 (grayscale) or 3 (RGB)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SRLibError(f"image file not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return pil_to_uint8(im, source=str(path))
+    except UnidentifiedImageError:
+        raise SRLibError(
+            f"{path} is not an image PIL can read (PNG, JPEG or BMP expected)"
+        ) from None
+    except (OSError, SyntaxError) as exc:
+        raise SRLibError(f"{path} looks corrupt or truncated: {exc}") from None
+
+
+def pil_to_uint8(im: Image.Image, source: str = "image") -> np.ndarray:
+    """Convert any common PIL mode to uint8 (H, W, 1|3); see the module docstring for rules."""
+    mode = im.mode
+    if mode in ("RGB", "L"):
+        arr = np.asarray(im)
+    elif mode in ("RGBA", "LA", "P", "PA"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        arr = np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    elif mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        wide = np.asarray(im).astype(np.float64)
+        top = 65535.0 if wide.max() > 255 or mode.startswith("I;16") else 255.0
+        arr = np.clip(np.round(wide / top * 255.0), 0, 255).astype(np.uint8)
+    elif mode in ("1", "CMYK", "YCbCr"):
+        arr = np.asarray(im.convert("RGB" if mode != "1" else "L"))
+    else:
+        raise SRLibError(
+            f"{source}: unsupported image mode {mode!r}; convert it to RGB or L first"
+        )
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return np.ascontiguousarray(arr)
+
+
+def write_image(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
+    """Write a uint8 array or a [0, 1] tensor image to a file (format from the suffix)."""
+    if isinstance(image, torch.Tensor):
+        image = tensor_to_uint8(image)
+    if image.dtype != np.uint8:
+        raise SRLibError(f"write_image expects uint8 data, got {image.dtype}; use tensor_to_uint8")
+    if image.shape[-1] == 1:
+        image = image[:, :, 0]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+def uint8_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, C) -> float32 (C, H, W) in [0, 1]."""
+    if image.dtype != np.uint8:
+        raise SRLibError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """Round a [0, 1] tensor to the 256 levels of an 8-bit image (still float, still [0, 1]).
+
+    Values outside [0, 1] are clamped: this is the saturation every image file applies, and it
+    is what the SR literature does before scoring. Halves round up, like MATLAB's ``uint8``
+    (``torch.round`` would round them to even).
+    """
+    return x.mul(255.0).add_(0.5).floor_().clamp_(0, 255).div_(255.0)
+
+
+def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float (C, H, W) or (1, C, H, W) in [0, 1] -> uint8 (H, W, C), rounding and saturating."""
+    if x.dim() == 4:
+        if x.shape[0] != 1:
+            raise SRLibError(f"tensor_to_uint8 takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    if x.dim() != 3:
+        raise SRLibError(f"expected a (C, H, W) tensor, got shape {tuple(x.shape)}")
+    arr = quantize(x.detach().float().cpu()).mul_(255.0).round_().to(torch.uint8)
+    return arr.permute(1, 2, 0).contiguous().numpy()
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """Replicate a single-channel uint8 image to three channels (no-op for RGB)."""
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """Image files of a folder, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SRLibError(f"not a folder: {folder}")
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

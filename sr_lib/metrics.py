@@ -1,0 +1,87 @@
+"""PSNR and SSIM as the SR literature's MATLAB scripts compute them.
+
+Protocol (the one every table in the seed papers uses):
+
+1. the SR output is quantised to 8 bits (``imageio.quantize``);
+2. both images are converted to the BT.601 Y channel (``color.rgb_to_y``), in 0-255 units,
+   without rounding Y; a one-channel image is scored on that channel;
+3. ``shave`` pixels (normally the scale) are removed from every border;
+4. PSNR = 10 log10(255^2 / MSE); SSIM uses an 11x11 Gaussian window (sigma 1.5),
+   K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering and no downsampling (Wang et al. 2004).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .color import rgb_to_y
+from .errors import SRLibError
+from .imageio import quantize
+
+
+def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do_quantize: bool):
+    if sr.shape != hr.shape:
+        raise SRLibError(
+            f"SR and HR shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}; "
+            "modcrop the HR image to a multiple of the scale"
+        )
+    sr = sr.double()
+    hr = hr.double()
+    if do_quantize:
+        sr = quantize(sr)
+    if y_channel:
+        sr, hr = rgb_to_y(sr), rgb_to_y(hr)
+    if shave:
+        if 2 * shave >= min(sr.shape[-2:]):
+            raise SRLibError(f"shave={shave} removes the whole {tuple(sr.shape[-2:])} image")
+        sr = sr[..., shave:-shave, shave:-shave]
+        hr = hr[..., shave:-shave, shave:-shave]
+    return sr * 255.0, hr * 255.0
+
+
+def psnr(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    shave: int = 0,
+    y_channel: bool = True,
+    do_quantize: bool = True,
+) -> float:
+    """PSNR in dB of one image pair given as [0, 1] tensors (C, H, W) or (1, C, H, W)."""
+    a, b = _prepare(sr, hr, shave, y_channel, do_quantize)
+    mse = float(torch.mean((a - b) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    ax = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(ax**2) / (2 * sigma**2))
+    w = g[:, None] * g[None, :]
+    return w / w.sum()
+
+
+def ssim(
+    sr: torch.Tensor,
+    hr: torch.Tensor,
+    shave: int = 0,
+    y_channel: bool = True,
+    do_quantize: bool = True,
+) -> float:
+    """Mean SSIM of one image pair (channels averaged when ``y_channel=False``)."""
+    a, b = _prepare(sr, hr, shave, y_channel, do_quantize)
+    a = a.reshape(-1, 1, *a.shape[-2:])
+    b = b.reshape(-1, 1, *b.shape[-2:])
+    if min(a.shape[-2:]) < 11:
+        size = tuple(a.shape[-2:])
+        raise SRLibError(f"SSIM needs at least 11x11 pixels after shaving, got {size}")
+    w = _gaussian_window().to(a.device)[None, None]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
+    var_a = F.conv2d(a * a, w) - mu_a**2
+    var_b = F.conv2d(b * b, w) - mu_b**2
+    cov = F.conv2d(a * b, w) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return float((num / den).mean())

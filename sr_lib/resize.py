@@ -1,0 +1,155 @@
+"""MATLAB-compatible ``imresize`` as a batched, differentiable torch operator, and its adjoint.
+
+MATLAB's bicubic resize is separable: along each axis every output sample is a weighted sum of
+input samples, so the whole resize is ``Y = A_h X A_w^T`` for two small matrices. We build those
+matrices once (in float64, cached) exactly as ``imresize.m`` does:
+
+* cubic kernel with a = -0.5 (Keys), support 4;
+* when shrinking by ``s < 1`` the kernel is stretched to ``s * k(s x)`` (antialiasing);
+* output pixel ``i`` (1-based) sits at input coordinate ``u = i / s + (1 - 1 / s) / 2``
+  (pixel centres aligned);
+* weights are normalised to sum to one and out-of-range taps are mirrored (symmetric border).
+
+Because the operator is a pair of matrix products it runs on any device, back-propagates, and
+its exact adjoint is ``X' = A_h^T Y A_w`` (what ISRResCNet calls H^T).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .errors import SRLibError
+
+KERNELS = ("cubic", "nearest", "linear")
+
+
+def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    ax = np.abs(x)
+    ax2, ax3 = ax**2, ax**3
+    near = ((a + 2) * ax3 - (a + 3) * ax2 + 1) * (ax <= 1)
+    far = (a * ax3 - 5 * a * ax2 + 8 * a * ax - 4 * a) * ((ax > 1) & (ax <= 2))
+    return near + far
+
+
+def _box(x: np.ndarray) -> np.ndarray:
+    return ((x >= -0.5) & (x < 0.5)).astype(np.float64)
+
+
+def _triangle(x: np.ndarray) -> np.ndarray:
+    return np.clip(1 - np.abs(x), 0, None)
+
+
+_KERNEL_FUNCS = {"cubic": (_cubic, 4.0), "nearest": (_box, 1.0), "linear": (_triangle, 2.0)}
+
+
+@lru_cache(maxsize=256)
+def resize_matrix(
+    in_len: int, out_len: int, scale: float, kernel: str = "cubic", antialias: bool = True
+) -> np.ndarray:
+    """The (out_len, in_len) float64 matrix of one axis of MATLAB's ``imresize``."""
+    if kernel not in _KERNEL_FUNCS:
+        raise SRLibError(f"unknown resize kernel {kernel!r}; choose one of {KERNELS}")
+    func, width = _KERNEL_FUNCS[kernel]
+    if scale < 1 and antialias and kernel != "nearest":
+        def h(t):
+            return scale * func(scale * t)
+        width = width / scale
+    else:
+        h = func
+    u = np.arange(1, out_len + 1, dtype=np.float64) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(u - width / 2)
+    taps = int(math.ceil(width)) + 2
+    idx = left[:, None] + np.arange(taps)[None, :]
+    weights = h(u[:, None] - idx)
+    weights /= weights.sum(axis=1, keepdims=True)
+    mirror = np.concatenate([np.arange(in_len), np.arange(in_len - 1, -1, -1)])
+    idx0 = mirror[np.mod(idx.astype(np.int64) - 1, 2 * in_len)]
+    mat = np.zeros((out_len, in_len))
+    rows = np.repeat(np.arange(out_len), taps)
+    np.add.at(mat, (rows, idx0.ravel()), weights.ravel())
+    return mat
+
+
+def _plan(in_hw: tuple[int, int], scale: float | None, size: tuple[int, int] | None):
+    if (scale is None) == (size is None):
+        raise SRLibError("imresize needs exactly one of scale= or size=")
+    if size is not None:
+        out_hw = (int(size[0]), int(size[1]))
+        scales = (out_hw[0] / in_hw[0], out_hw[1] / in_hw[1])
+    else:
+        if scale <= 0:
+            raise SRLibError(f"resize scale must be positive, got {scale}")
+        out_hw = (math.ceil(in_hw[0] * scale - 1e-9), math.ceil(in_hw[1] * scale - 1e-9))
+        scales = (scale, scale)
+    if min(out_hw) < 1:
+        raise SRLibError(f"resizing {in_hw} by {scale} leaves an empty image")
+    return out_hw, scales
+
+
+def _matrices(in_hw, out_hw, scales, kernel, antialias, like: torch.Tensor):
+    mh = resize_matrix(in_hw[0], out_hw[0], float(scales[0]), kernel, antialias)
+    mw = resize_matrix(in_hw[1], out_hw[1], float(scales[1]), kernel, antialias)
+    dtype = like.dtype if like.is_floating_point() else torch.float32
+    return (
+        torch.from_numpy(mh).to(like.device, dtype),
+        torch.from_numpy(mw).to(like.device, dtype),
+    )
+
+
+def imresize(
+    x: torch.Tensor,
+    scale: float | None = None,
+    size: tuple[int, int] | None = None,
+    kernel: str = "cubic",
+    antialias: bool = True,
+) -> torch.Tensor:
+    """Resize (..., H, W) like MATLAB ``imresize(x, scale, 'bicubic')``; no rounding.
+
+    ``scale`` follows MATLAB: the output size is ``ceil(scale * input)``. Pass ``size=(h, w)``
+    instead to fix the output size. Integer inputs are converted to float32.
+    """
+    if x.dim() < 2:
+        raise SRLibError(f"imresize needs at least a (H, W) tensor, got shape {tuple(x.shape)}")
+    in_hw = (x.shape[-2], x.shape[-1])
+    out_hw, scales = _plan(in_hw, scale, size)
+    mh, mw = _matrices(in_hw, out_hw, scales, kernel, antialias, x)
+    x = x.to(mh.dtype)
+    return torch.matmul(torch.matmul(mh, x), mw.transpose(0, 1))
+
+
+def imresize_adjoint(
+    y: torch.Tensor,
+    in_size: tuple[int, int],
+    scale: float | None = None,
+    kernel: str = "cubic",
+    antialias: bool = True,
+) -> torch.Tensor:
+    """Exact adjoint of ``imresize(., scale)`` applied to inputs of size ``in_size``.
+
+    For all x, y: ``<imresize(x), y> == <x, imresize_adjoint(y, x.shape[-2:])>``.
+    """
+    in_hw = (int(in_size[0]), int(in_size[1]))
+    out_hw, scales = _plan(in_hw, scale, None if scale is not None else tuple(y.shape[-2:]))
+    if tuple(y.shape[-2:]) != out_hw:
+        raise SRLibError(
+            f"adjoint got a {tuple(y.shape[-2:])} input, but imresize of {in_hw} gives {out_hw}"
+        )
+    mh, mw = _matrices(in_hw, out_hw, scales, kernel, antialias, y)
+    return torch.matmul(torch.matmul(mh.transpose(0, 1), y.to(mh.dtype)), mw)
+
+
+def operator_norm_sq(
+    in_size: tuple[int, int], scale: float, kernel: str = "cubic", iters: int = 100
+) -> float:
+    """||H^T H||_2 of ``imresize(., scale)`` by power iteration (ISRResCNet's step-size bound)."""
+    x = torch.randn(1, 1, *in_size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    value = 0.0
+    for _ in range(iters):
+        x = x / x.norm()
+        x = imresize_adjoint(imresize(x, scale, kernel=kernel), in_size, scale, kernel=kernel)
+        value = float(x.norm())
+    return value

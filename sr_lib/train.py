@@ -1,0 +1,472 @@
+"""The one training loop of the book, with hooks so chapters add behaviour without copying it.
+
+A :class:`Trainer` draws patch batches from a dataset (``data.batch(...)``), runs the model, adds
+up the pixel loss and any hook's extra terms, steps the optimiser and scheduler, validates,
+and writes resumable checkpoints. Chapters plug in through :class:`Hook` methods:
+
+=====================  ==========================================================  =========
+hook method            what it is for                                              used by
+=====================  ==========================================================  =========
+``transform_batch``    change a batch (MixUp, scale sampling)                      ISRResCNet
+``forward``            custom forward returning ``{'sr', 'target', ...}``          ProSR, DRN
+``extra_loss``         add loss terms (dual regression, GAN, distillation)         DRN, AIL
+``pixel_weights``      per-pixel loss weights                                      AIL
+``after_backward``     gradient penalties / masks before the optimiser step        SRP
+``after_step``         update a second model with its own optimiser (GAN D)        ProGanSR
+``train_step``         take over a whole step (truncated back-propagation)         ISRResCNet
+``parameters``         extra modules trained by the main optimiser (dual models)   DRN
+``state_dict``         hook state saved in checkpoints                             all
+=====================  ==========================================================  =========
+
+Batches depend only on ``(seed, step)``, and everything else that changes is in the
+checkpoint, so a stopped and resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .device import pick_device, seed_everything
+from .errors import SRLibError, TrainingDiverged
+
+LOSSES = ("l1", "l2", "charbonnier")
+SCHEDULERS = (None, "step", "multistep", "cosine", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Iteration counts, not epochs, drive schedules."""
+
+    iterations: int = 1000
+    batch_size: int = 16
+    lr_patch: int = 48
+    lr: float = 1e-4
+    optimizer: str = "adam"  # "adam" or "sgd"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str | None = None  # see SCHEDULERS
+    step_size: int = 200_000
+    milestones: Sequence[int] = ()
+    gamma: float = 0.5
+    min_lr: float = 0.0
+    patience: int = 10  # validations without improvement (plateau)
+    loss: str = "l1"
+    charbonnier_eps: float = 1e-3
+    grad_clip: float | None = None  # total-norm clipping threshold
+    amp: bool = False  # mixed precision, CUDA only
+    seed: int = 0
+    augment: bool = True
+    log_every: int = 10
+    val_every: int = 0  # 0: validate only at the end (if val_data is given)
+    ckpt_every: int = 0  # 0: checkpoint only at the end (if ckpt_path is given)
+    ckpt_path: str | None = None
+    device: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise SRLibError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+        if self.scheduler not in SCHEDULERS:
+            raise SRLibError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise SRLibError(f"unknown optimizer {self.optimizer!r}; choose 'adam' or 'sgd'")
+        if self.iterations < 1 or self.batch_size < 1:
+            raise SRLibError("iterations and batch_size must be positive")
+
+
+class Hook:
+    """Base class: every method is optional; override what the chapter needs."""
+
+    def parameters(self) -> Iterable[nn.Parameter]:
+        return []
+
+    def setup(self, trainer: Trainer) -> None:
+        """Called once the trainer has its device and optimiser (move modules here)."""
+
+    def transform_batch(self, trainer: Trainer, batch: dict) -> dict:
+        return batch
+
+    def forward(self, trainer: Trainer, batch: dict) -> dict | None:
+        return None
+
+    def extra_loss(self, trainer: Trainer, out: dict, batch: dict) -> torch.Tensor | None:
+        return None
+
+    def pixel_weights(self, trainer: Trainer, out: dict, batch: dict) -> torch.Tensor | None:
+        return None
+
+    def after_backward(self, trainer: Trainer) -> None:
+        """Gradients exist and are unscaled; the optimiser has not stepped yet."""
+
+    def after_step(self, trainer: Trainer, out: dict, batch: dict) -> None:
+        """The main optimiser has stepped."""
+
+    def train_step(self, trainer: Trainer, batch: dict) -> float | None:
+        """Return a loss value to replace the standard step entirely; None keeps it."""
+        return None
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def pixel_loss(
+    sr: torch.Tensor, hr: torch.Tensor, kind: str = "l1",
+    weights: torch.Tensor | None = None, eps: float = 1e-3,
+) -> torch.Tensor:
+    """Mean L1 / L2 / Charbonnier loss, optionally weighted per pixel."""
+    if sr.shape != hr.shape:
+        raise SRLibError(f"output {tuple(sr.shape)} and target {tuple(hr.shape)} differ in shape")
+    diff = sr - hr
+    if kind == "l1":
+        err = diff.abs()
+    elif kind == "l2":
+        err = diff.pow(2)
+    elif kind == "charbonnier":
+        err = torch.sqrt(diff.pow(2) + eps**2)
+    else:
+        raise SRLibError(f"unknown loss {kind!r}; choose one of {LOSSES}")
+    if weights is not None:
+        err = err * weights
+    return err.mean()
+
+
+@dataclass
+class History:
+    """Training curves: loss and learning rate per logged step, validation PSNR per check."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    val_step: list[int] = field(default_factory=list)
+    val_psnr: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def plot(self, ax=None, title: str | None = None):
+        """Loss (left axis) and validation PSNR (right axis) in one figure; returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.2))
+        ax.plot(self.step, self.loss, color="tab:blue", lw=1)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("training loss", color="tab:blue")
+        if self.val_psnr:
+            ax2 = ax.twinx()
+            ax2.plot(self.val_step, self.val_psnr, "o-", color="tab:red", ms=3)
+            ax2.set_ylabel("validation PSNR (dB)", color="tab:red")
+        if title:
+            ax.set_title(title)
+        return ax
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Train ``model`` on ``data`` (an :class:`~sr_lib.datasets.SRDataset` or anything with the
+    same ``batch(batch_size, lr_patch, step, seed, augment)`` method).
+
+    ``val_data`` (an SRDataset of whole images) is scored with :func:`sr_lib.evaluate.evaluate`.
+    """
+
+    def __init__(
+        self, model: nn.Module, data, config: TrainConfig | None = None,
+        hooks: Sequence[Hook] = (), val_data=None,
+    ) -> None:
+        self.config = config or TrainConfig()
+        self.model, self.data, self.val_data = model, data, val_data
+        self.hooks = list(hooks)
+        seed_everything(self.config.seed)
+        self.device = pick_device(self.config.device)
+        self.model.to(self.device)
+        params = list(self.model.parameters())
+        for hook in self.hooks:
+            params += list(hook.parameters())
+        self.optimizer = self._make_optimizer(params)
+        self.scheduler = self._make_scheduler()
+        self.use_amp = bool(self.config.amp and self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.step = 0
+        self.history = History()
+        self.last_good_checkpoint: Path | None = None
+        for hook in self.hooks:
+            hook.setup(self)
+
+    # -- construction -------------------------------------------------------------------
+    def _make_optimizer(self, params) -> torch.optim.Optimizer:
+        c = self.config
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, betas=c.betas, eps=c.eps,
+                                    weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+    def _make_scheduler(self):
+        c, opt = self.config, self.optimizer
+        sched = torch.optim.lr_scheduler
+        if c.scheduler == "step":
+            return sched.StepLR(opt, c.step_size, c.gamma)
+        if c.scheduler == "multistep":
+            return sched.MultiStepLR(opt, list(c.milestones), c.gamma)
+        if c.scheduler == "cosine":
+            return sched.CosineAnnealingLR(opt, c.iterations, c.min_lr)
+        if c.scheduler == "plateau":
+            return sched.ReduceLROnPlateau(opt, "max", c.gamma, c.patience, min_lr=c.min_lr)
+        return None
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the run done, in [0, 1] (drives blending schedules)."""
+        return self.step / self.config.iterations
+
+    @property
+    def current_lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    # -- one step -----------------------------------------------------------------------
+    def next_batch(self) -> dict:
+        c = self.config
+        batch = self.data.batch(c.batch_size, c.lr_patch, self.step, c.seed, c.augment)
+        batch = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        for hook in self.hooks:
+            batch = hook.transform_batch(self, batch)
+        return batch
+
+    def forward(self, batch: dict) -> dict:
+        for hook in self.hooks:
+            out = hook.forward(self, batch)
+            if out is not None:
+                return out
+        if getattr(self.model, "takes_scale", False):
+            sr = self.model(batch["lr"], scale=batch["scale"])
+        else:
+            sr = self.model(batch["lr"])
+        return {"sr": sr, "target": batch["hr"]}
+
+    def compute_loss(self, out: dict, batch: dict) -> torch.Tensor:
+        weights = None
+        for hook in self.hooks:
+            w = hook.pixel_weights(self, out, batch)
+            if w is not None:
+                weights = w if weights is None else weights * w
+        c = self.config
+        loss = pixel_loss(out["sr"], out["target"], c.loss, weights, c.charbonnier_eps)
+        for hook in self.hooks:
+            extra = hook.extra_loss(self, out, batch)
+            if extra is not None:
+                loss = loss + extra
+        return loss
+
+    def check_finite(self, loss: torch.Tensor | float) -> None:
+        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
+        if not math.isfinite(value):
+            where = (f"the last good checkpoint {self.last_good_checkpoint} is kept"
+                     if self.last_good_checkpoint else "no checkpoint was written")
+            raise TrainingDiverged(
+                f"loss became {value} at iteration {self.step}; training stopped and {where}. "
+                f"Lower the learning rate (now {self.current_lr:g}) or set grad_clip"
+            )
+
+    def backward_and_step(self, loss: torch.Tensor) -> None:
+        """Backward, hooks' penalties, clipping and the optimiser step (usable by hooks)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        for hook in self.hooks:
+            hook.after_backward(self)
+        if self.config.grad_clip:
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
+            nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    def train_step(self, batch: dict) -> float:
+        for hook in self.hooks:
+            value = hook.train_step(self, batch)
+            if value is not None:
+                self.check_finite(value)
+                return float(value)
+        with torch.autocast(self.device.type, enabled=self.use_amp):
+            out = self.forward(batch)
+            loss = self.compute_loss(out, batch)
+        self.check_finite(loss)
+        self.backward_and_step(loss)
+        for hook in self.hooks:
+            hook.after_step(self, out, batch)
+        return float(loss.detach())
+
+    # -- the loop -----------------------------------------------------------------------
+    def validate(self) -> float:
+        from .evaluate import evaluate
+
+        result = evaluate(self.model, self.val_data, device=self.device, progress=False)
+        self.model.train()
+        self.history.val_step.append(self.step)
+        self.history.val_psnr.append(result.mean_psnr)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(result.mean_psnr)
+        return result.mean_psnr
+
+    def fit(self, resume: bool = True) -> History:
+        """Train up to ``config.iterations``; with ``resume`` continue from ``ckpt_path``."""
+        import time
+
+        c = self.config
+        if resume and c.ckpt_path and Path(c.ckpt_path).exists():
+            self.load_checkpoint(c.ckpt_path)
+        self.model.train()
+        running, count = 0.0, 0
+        bar = tqdm(total=c.iterations, initial=self.step, disable=not c.progress,
+                   desc="train", dynamic_ncols=True)
+        t0 = time.perf_counter()
+        try:
+            while self.step < c.iterations:
+                batch = self.next_batch()
+                running += self.train_step(batch)
+                count += 1
+                self.step += 1
+                if self.scheduler is not None and not isinstance(
+                    self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+                ):
+                    self.scheduler.step()
+                if self.step % c.log_every == 0 or self.step == c.iterations:
+                    self.history.step.append(self.step)
+                    self.history.loss.append(running / count)
+                    self.history.lr.append(self.current_lr)
+                    bar.set_postfix(loss=f"{running / count:.4f}", lr=f"{self.current_lr:.1e}")
+                    running, count = 0.0, 0
+                if self.val_data is not None and c.val_every and self.step % c.val_every == 0:
+                    bar.set_postfix(val_psnr=f"{self.validate():.2f}")
+                if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0:
+                    self.history.seconds += time.perf_counter() - t0
+                    t0 = time.perf_counter()
+                    self.save_checkpoint(c.ckpt_path)
+                bar.update(1)
+        finally:
+            bar.close()
+        self.history.seconds += time.perf_counter() - t0
+        if self.val_data is not None and (not self.history.val_step
+                                          or self.history.val_step[-1] != self.step):
+            self.validate()
+        if c.ckpt_path:
+            self.save_checkpoint(c.ckpt_path)
+        return self.history
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "history": asdict(self.history),
+            "hooks": [hook.state_dict() for hook in self.hooks],
+            "config": {k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in asdict(self.config).items()},
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the full training state atomically (a crash never leaves a half file)."""
+        path = Path(path)
+        _atomic_save(self.state_dict(), path)
+        self.last_good_checkpoint = path
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.history = History(**state["history"])
+        for hook, hs in zip(self.hooks, state["hooks"]):
+            hook.load_state_dict(hs)
+        torch.set_rng_state(state["torch_rng"].cpu())
+        self.last_good_checkpoint = Path(path)
+
+
+def save_weights(model: nn.Module, path: str | Path, **meta) -> None:
+    """Save model weights with metadata (name, scale, options) for ``load_weights``."""
+    _atomic_save({"state_dict": model.state_dict(), "meta": meta}, Path(path))
+
+
+def load_weights(model: nn.Module, path: str | Path) -> dict:
+    """Load weights saved by :func:`save_weights` or a trainer checkpoint; returns the meta."""
+    if not Path(path).is_file():
+        raise SRLibError(f"weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem gets the same advice
+        raise SRLibError(f"{path} is not a weights file sr_lib can read: {exc}") from None
+    weights = state.get("state_dict") or state.get("model") or state
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise SRLibError(f"{path} does not fit this model ({first}); check name/scale/options"
+                         ) from None
+    return state.get("meta", {})
+
+
+class TBPTT(Hook):
+    """Truncated back-propagation through the iterations of an unrolled model (ISRResCNet).
+
+    The model must provide ``init_state(lr)``, ``iterate(state, lr, k)``, ``estimate(state)``
+    and ``iterations`` (K). Every ``k1`` iterations the loss of the current estimate is
+    back-propagated through at most the last ``k2`` iterations (``k2 <= k1``) and the
+    optimiser steps; intermediate losses are weighted by ``intermediate_weight`` (0.5 in the
+    released code), the final one by 1. K/k1 optimiser steps are taken per batch.
+    """
+
+    def __init__(self, k1: int = 5, k2: int = 5, intermediate_weight: float = 0.5) -> None:
+        if not 1 <= k2 <= k1:
+            raise SRLibError(f"TBPTT needs 1 <= k2 <= k1, got k1={k1}, k2={k2}")
+        self.k1, self.k2, self.intermediate_weight = k1, k2, intermediate_weight
+
+    def train_step(self, trainer: Trainer, batch: dict) -> float:
+        model, lr, hr = trainer.model, batch["lr"], batch["hr"]
+        n_iter = int(model.iterations)
+        state = model.init_state(lr)
+        losses = []
+        for k in range(n_iter):
+            if k % self.k1 == self.k1 - self.k2:  # cut the graph: keep only the last k2 steps
+                state = _detach(state)
+            state = model.iterate(state, lr, k)
+            if (k + 1) % self.k1 == 0 or k + 1 == n_iter:
+                weight = 1.0 if k + 1 == n_iter else self.intermediate_weight
+                out = {"sr": model.estimate(state), "target": hr}
+                loss = weight * trainer.compute_loss(out, batch)
+                trainer.check_finite(loss)
+                trainer.backward_and_step(loss)
+                losses.append(float(loss.detach()) / weight)
+        return losses[-1]
+
+
+def _detach(state):
+    if torch.is_tensor(state):
+        return state.detach()
+    if isinstance(state, dict):
+        return {k: _detach(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_detach(v) for v in state)
+    return state
