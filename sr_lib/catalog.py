@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .errors import DatasetNotFoundError, SRLibError
+from .errors import DatasetNotFoundError, SRLibError  # noqa: F401 (re-exported)
 from .imageio import list_images, pil_to_uint8
 
 

@@ -72,6 +72,8 @@ def super_resolve(
     device = next((p.device for p in model.parameters()), x.device)
     x = x.to(device)
     in_ch = getattr(model, "in_channels", x.shape[1])
+    if getattr(model, "any_channels", False):  # interpolation works on any channel count
+        in_ch = x.shape[1]
     ycc = None
     if in_ch == 1 and x.shape[1] == 3:
         ycc = rgb_to_ycbcr(x)

@@ -153,3 +153,52 @@ def operator_norm_sq(
         x = imresize_adjoint(imresize(x, scale, kernel=kernel), in_size, scale, kernel=kernel)
         value = float(x.norm())
     return value
+
+
+def least_norm_solution(
+    y: torch.Tensor, in_size: tuple[int, int], scale: float, kernel: str = "cubic",
+    iters: int = 500, tol: float = 1e-24,
+) -> torch.Tensor:
+    """The minimum-norm x with ``imresize(x, scale) == y``: x = H^T (H H^T)^-1 y, solved by
+    conjugate gradients on H H^T (which is well conditioned for downscaling).
+
+    Subtracting ``least_norm_solution(imresize(v))`` from any v leaves its null-space part:
+    an image detail that the LR observation cannot see at all.
+    """
+    def hht(z):
+        return imresize(imresize_adjoint(z, in_size, scale, kernel), scale, kernel=kernel)
+
+    z = torch.zeros_like(y)
+    r = y - hht(z)
+    p = r.clone()
+    rs = (r * r).sum()
+    for _ in range(iters):
+        ap = hht(p)
+        alpha = rs / (p * ap).sum()
+        z = z + alpha * p
+        r = r - alpha * ap
+        rs_new = (r * r).sum()
+        if float(rs_new) < tol * float((y * y).sum() + 1e-30):
+            break
+        p = r + (rs_new / rs) * p
+        rs = rs_new
+    return imresize_adjoint(z, in_size, scale, kernel)
+
+
+def pil_resize(x: torch.Tensor, size: tuple[int, int], method: str = "bicubic") -> torch.Tensor:
+    """Resize a [0, 1] (C, H, W) tensor with PIL (8-bit, per channel) to ``size = (h, w)``.
+
+    Not MATLAB-compatible (PIL's bicubic uses a = -0.5 too, but it rounds to 8 bits and
+    differs at the borders); ProSR's released code makes its LR images this way, and the
+    evaluation chapter measures how much the difference costs.
+    """
+    import numpy as np
+    from PIL import Image
+
+    methods = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "nearest": Image.NEAREST}
+    if method not in methods:
+        raise SRLibError(f"unknown PIL method {method!r}; choose one of {tuple(methods)}")
+    arr = x.detach().cpu().clamp(0, 1).mul(255).add(0.5).floor().to(torch.uint8).numpy()
+    out = [np.asarray(Image.fromarray(c).resize((size[1], size[0]), methods[method]))
+           for c in arr]
+    return torch.from_numpy(np.stack(out)).float().div(255.0)

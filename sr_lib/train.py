@@ -199,6 +199,8 @@ class Trainer:
         params = list(self.model.parameters())
         for hook in self.hooks:
             params += list(hook.parameters())
+        if not params:
+            raise SRLibError("the model has no parameters to train (bicubic is a fixed baseline)")
         self.optimizer = self._make_optimizer(params)
         self.scheduler = self._make_scheduler()
         self.use_amp = bool(self.config.amp and self.device.type == "cuda")

@@ -89,3 +89,10 @@ def test_evaluate_y_model_on_rgb(small_images):
 def test_evaluate_scale_mismatch(small_images):
     with pytest.raises(SRLibError, match="x3"):
         evaluate(build("bicubic", scale=2), SRDataset(small_images, 3), progress=False)
+
+
+def test_bicubic_model_accepts_y_and_rgb(small_images):
+    model = build("bicubic", scale=2)
+    for channels in ("rgb", "y"):
+        item = SRDataset(small_images, 2, channels=channels)[0]
+        assert super_resolve(model, item["lr"]).shape == item["hr"].shape

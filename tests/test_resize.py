@@ -89,3 +89,16 @@ def test_errors():
         imresize(torch.zeros(4, 4), 0.5, kernel="lanczos9")
     with pytest.raises(SRLibError):
         imresize_adjoint(torch.zeros(3, 3), (12, 12), 1 / 2)
+
+
+def test_least_norm_solution_and_null_space():
+    from sr_lib.resize import least_norm_solution
+
+    g = torch.Generator().manual_seed(0)
+    v = torch.rand(1, 3, 24, 24, dtype=torch.float64, generator=g)
+    y = imresize(v, 1 / 3)
+    x0 = least_norm_solution(y, (24, 24), 1 / 3)
+    assert torch.allclose(imresize(x0, 1 / 3), y, atol=1e-8)
+    null = v - x0
+    assert imresize(null, 1 / 3).abs().max() < 1e-8  # invisible in the LR image
+    assert null.norm() > 0.1 * v.norm()  # yet far from zero

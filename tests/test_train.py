@@ -200,6 +200,8 @@ def test_losses_and_config_errors():
     assert float(pixel_loss(a, b, "l1")) == 1.0 and float(pixel_loss(a, 2 * b, "l2")) == 4.0
     assert float(pixel_loss(a, a, "charbonnier", eps=1e-3)) == pytest.approx(1e-3)
     assert float(pixel_loss(a, b, "l1", weights=torch.zeros_like(a))) == 0.0
+    with pytest.raises(SRLibError, match="no parameters"):
+        Trainer(build("bicubic", scale=2), None, cfg())
     for bad in ({"loss": "l3"}, {"scheduler": "warm"}, {"optimizer": "lion"}):
         with pytest.raises(SRLibError):
             TrainConfig(**bad)

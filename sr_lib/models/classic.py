@@ -14,6 +14,8 @@ from ..resize import imresize
 class Bicubic(nn.Module):
     """MATLAB bicubic upsampling as a model with no parameters (the baseline row of every table)."""
 
+    any_channels = True  # works per channel: RGB, Y or anything else
+
     def __init__(self, scale: int = 4, in_channels: int = 3) -> None:
         super().__init__()
         self.scale, self.in_channels = int(scale), in_channels

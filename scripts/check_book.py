@@ -1,0 +1,32 @@
+"""Check the built HTML: every chapter page exists and its Colab button opens the .ipynb."""
+
+import pathlib
+import re
+import sys
+
+html = pathlib.Path(sys.argv[1])
+root = pathlib.Path(__file__).resolve().parents[1]
+problems = []
+for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    page = html / "notebooks" / f"{nb.stem}.html"
+    if not page.exists():
+        problems.append(f"{page} was not built")
+        continue
+    text = page.read_text()
+    links = re.findall(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', text)
+    if not links:
+        problems.append(f"{page.name}: no Colab launch link")
+    for link in links:
+        if not link.endswith(f"notebooks/{nb.name}"):
+            problems.append(f"{page.name}: Colab link {link} does not open notebooks/{nb.name}")
+    if "Traceback (most recent call last)" in text:
+        problems.append(f"{page.name}: shows a traceback")
+    figures = [src for src in re.findall(r'<img[^>]+src="([^"]+)"', text) if "_static" not in src]
+    if not figures:
+        problems.append(f"{page.name}: shows no figures (were the outputs saved with a GUI-less"
+                        " matplotlib backend?)")
+    elif links:
+        print(f"{page.name}: OK ({len(figures)} figures, Colab: {links[0]})")
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, unit tests, every chapter in the smoke profile (papermill),
+# nbval on the committed notebooks' tagged cells, and a book build that fails on any warning.
+#   scripts/test.sh            everything
+#   scripts/test.sh --quick    lint + unit tests only
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/setup_env.sh
+export SRBOOK_STATIC=1   # widgets draw their static view only (see sr_lib.notebook.widget)
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/srbook-test.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+start=$SECONDS
+step() { echo; echo "=== $1 ($(( SECONDS - start )) s elapsed)"; }
+
+step "ruff"
+ruff check sr_lib tests benchmarks
+
+step "unit tests"
+python -m pytest tests -q
+
+[ "${1:-}" = "--quick" ] && exit 0
+
+step "chapters in the smoke profile (papermill, fresh kernels, outputs to a temp folder)"
+for nb in notebooks/[0-9][0-9]_*.ipynb; do
+  t0=$SECONDS
+  (cd notebooks && papermill "$(basename "$nb")" "$WORK/$(basename "$nb")" \
+      -p profile smoke --cwd "$WORK" --execution-timeout 600 --no-progress-bar --log-level ERROR)
+  dt=$(( SECONDS - t0 ))
+  echo "$nb: smoke run OK in ${dt} s"
+  if [ "$dt" -gt 240 ]; then
+    echo "FAIL: $nb took ${dt} s in smoke; the budget is 240 s per chapter" >&2
+    exit 1
+  fi
+done
+
+step "nbval on the committed notebooks (tagged cells, re-executed in the smoke profile)"
+(cd "$WORK" && cp "$ROOT"/notebooks/[0-9][0-9]_*.ipynb . && \
+  SRBOOK_PROFILE_OVERRIDE=smoke python -m pytest --nbval-lax -q -p no:cacheprovider \
+    --nbval-cell-timeout 600 ./*.ipynb)
+
+step "committed notebooks: executed, no error outputs, state their profile"
+python scripts/check_notebooks.py notebooks/[0-9][0-9]_*.ipynb
+
+step "book build (warnings are errors) and its Colab links"
+jupyter-book build . --path-output "$WORK/book" -W -n --keep-going -q
+python scripts/check_book.py "$WORK/book/_build/html"
+
+step "all checks passed in $(( SECONDS - start )) s"

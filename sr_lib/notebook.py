@@ -1,0 +1,137 @@
+"""Helpers every chapter notebook uses: the run banner, data with fallbacks, widgets that also
+leave a static figure, and exercise checks."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import os
+import platform
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from . import __version__, catalog
+from .device import hardware_summary, pick_device
+from .errors import DatasetNotFoundError
+
+PROFILES = ("smoke", "book", "paper")
+
+
+def resolve_profile(profile: str) -> str:
+    """The profile to run: ``SRBOOK_PROFILE_OVERRIDE`` wins (used by the nbval check, which
+    re-executes the committed ``book`` notebook quickly); otherwise the notebook parameter."""
+    profile = os.environ.get("SRBOOK_PROFILE_OVERRIDE", profile)
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    return profile
+
+
+def banner(profile: str, device: str | torch.device | None = None) -> str:
+    """A Markdown line stating what produced the outputs below (shown at the top of chapters)."""
+    dev = pick_device(device)
+    text = (
+        f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__} · "
+        f"torch {torch.__version__} · Python {platform.python_version()} · "
+        f"{datetime.date.today().isoformat()}"
+    )
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:
+        print(text)
+    return text
+
+
+def find_data(names: list[str], download: bool = False) -> dict[str, list[Path]]:
+    """Files of the requested registered datasets that can be found (or, with ``download``,
+    fetched and verified); missing sets are reported, not fatal."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = catalog.find(name)
+        except DatasetNotFoundError as exc:
+            if download and catalog.info(name).files and catalog.data_root() is not None:
+                catalog.download(name)
+                found[name] = catalog.find(name)
+            else:
+                print(f"[data] {exc}")
+    return found
+
+
+def in_colab() -> bool:
+    try:
+        import google.colab  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+def widget(fn: Callable, **controls) -> None:
+    """Show ``fn`` with interactive controls, after drawing it once at its default arguments.
+
+    The first call leaves a static figure in the saved notebook, so papermill runs and the
+    static HTML book still show the default view; in a live kernel the controls appear below
+    (not when ``SRBOOK_STATIC`` is set, as the book's scripted runs do).
+    ``controls`` use ipywidgets' abbreviations: ``(min, max, step)`` or a list of options.
+    """
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    fn(**defaults)
+    try:
+        import matplotlib.pyplot as plt
+
+        plt.show()
+    except ImportError:
+        pass
+    try:
+        import ipywidgets
+        from IPython.display import display
+    except ImportError:
+        print("(install ipywidgets to get the interactive controls)")
+        return
+    if os.environ.get("SRBOOK_STATIC") or _non_interactive():
+        # Scripted runs (papermill, nbval, the book build) set SRBOOK_STATIC: a live widget's
+        # output area can keep a headless kernel client waiting, and the HTML cannot use it.
+        print("Static view at the default settings; run the notebook for the controls.")
+        return
+    display(ipywidgets.interactive(fn, **{k: v for k, v in controls.items()}))
+
+
+def _non_interactive() -> bool:
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        return ip is None or type(ip).__name__ != "ZMQInteractiveShell"
+    except ImportError:
+        return True
+
+
+def check(condition: bool, success: str, hint: str) -> None:
+    """Exercise checker: prints a success message or raises with a hint."""
+    if not condition:
+        raise AssertionError(f"Not yet: {hint}")
+    print(f"Correct: {success}")
+
+
+def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
+    """Render a list of dicts as a Markdown table (and display it in a notebook)."""
+    if not rows:
+        return ""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        cells = [format(r[k], floatfmt) if isinstance(r[k], float) else str(r[k]) for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:
+        print(text)
+    return text

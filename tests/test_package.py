@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import pytest
+
+from sr_lib.notebook import check, markdown_table, resolve_profile
+
+
+def test_import_needs_only_runtime_requirements():
+    code = ("import sys, sr_lib, sr_lib.cli; "
+            "bad = [m for m in ('matplotlib', 'ipywidgets', 'skimage', 'scipy') "
+            "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_profile_override(monkeypatch):
+    assert resolve_profile("book") == "book"
+    monkeypatch.setenv("SRBOOK_PROFILE_OVERRIDE", "smoke")
+    assert resolve_profile("book") == "smoke"
+    monkeypatch.setenv("SRBOOK_PROFILE_OVERRIDE", "huge")
+    with pytest.raises(ValueError):
+        resolve_profile("book")
+
+
+def test_notebook_helpers():
+    text = markdown_table([{"a": 1.234, "b": "x"}])
+    assert "| 1.23 | x |" in text
+    with pytest.raises(AssertionError, match="hint"):
+        check(False, "ok", "hint")
+
+
+def test_show_images_crops_and_titles():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import torch
+
+    from sr_lib.plot import show_images
+
+    fig = show_images({"a": torch.rand(3, 40, 40), "b": torch.rand(1, 1, 80, 80)},
+                      crop=(0, 0, 20, 20))
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert axes[1].get_images()[0].get_array().shape[:2] == (40, 40)  # crop scaled x2
+
+
+def test_cli_datasets_lists_sets(tmp_path, capsys):
+    from sr_lib.cli import main
+
+    assert main(["datasets", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "missing Set5" in out and "DIV2K" in out
