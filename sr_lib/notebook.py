@@ -28,8 +28,8 @@ def resolve_profile(profile: str) -> str:
     return profile
 
 
-def banner(profile: str, device: str | torch.device | None = None) -> str:
-    """A Markdown line stating what produced the outputs below (shown at the top of chapters)."""
+def banner(profile: str, device: str | torch.device | None = None) -> None:
+    """Show a Markdown line stating what produced the outputs below (top of every chapter)."""
     dev = pick_device(device)
     text = (
         f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__} · "
@@ -42,7 +42,6 @@ def banner(profile: str, device: str | torch.device | None = None) -> str:
         display(Markdown(text))
     except ImportError:
         print(text)
-    return text
 
 
 def find_data(names: list[str], download: bool = False) -> dict[str, list[Path]]:
