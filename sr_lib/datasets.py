@@ -132,11 +132,21 @@ class SRDataset:
         }
 
     def check_patch(self, lr_patch: int) -> None:
-        small = [n for n, lr in zip(self.names, self.lr) if min(lr.shape[-2:]) < lr_patch]
-        if len(small) == len(self.lr):
+        """Raise if no LR image is large enough for ``lr_patch`` x ``lr_patch`` patches."""
+        self._usable(lr_patch)
+
+    def _usable(self, lr_patch: int) -> list[int]:
+        """Indices of the images that hold an LR patch of this size (cached per size)."""
+        cache = self.__dict__.setdefault("_usable_cache", {})
+        if lr_patch not in cache:
+            cache[lr_patch] = [
+                i for i, lr in enumerate(self.lr) if min(lr.shape[-2:]) >= lr_patch
+            ]
+        if not cache[lr_patch]:
             raise SRLibError(
                 f"every LR image is smaller than the {lr_patch}px patch; use a smaller patch"
             )
+        return cache[lr_patch]
 
     def batch(
         self, batch_size: int, lr_patch: int, step: int, seed: int = 0, augment: bool = True
@@ -149,9 +159,7 @@ class SRDataset:
         """
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(step))
         s = self.scale
-        usable = [i for i, lr in enumerate(self.lr) if min(lr.shape[-2:]) >= lr_patch]
-        if not usable:
-            self.check_patch(lr_patch)
+        usable = self._usable(lr_patch)
         lrs, hrs = [], []
         picks = torch.randint(len(usable), (batch_size,), generator=gen)
         for j in picks.tolist():

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -327,8 +328,6 @@ class Trainer:
 
     def fit(self, resume: bool = True) -> History:
         """Train up to ``config.iterations``; with ``resume`` continue from ``ckpt_path``."""
-        import time
-
         c = self.config
         if resume and c.ckpt_path and Path(c.ckpt_path).exists():
             self.load_checkpoint(c.ckpt_path)
