@@ -33,11 +33,13 @@ def test_large_model_counts():
     assert count_params(srpn) == pytest.approx(34.5e6, rel=0.005)  # SRP: 34.5M
 
 
-@pytest.mark.parametrize("name", ["bicubic", "srcnn", "vdsr", "edsr-baseline", "rcan"])
+@pytest.mark.parametrize("name", ["bicubic", "srcnn", "vdsr", "edsr-baseline", "rcan",
+                                  "isrrescnet"])
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_odd_sizes_all_scales(name, scale):
     small = {"rcan": {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 16},
-             "edsr-baseline": {"n_resblocks": 1, "n_feats": 8}, "vdsr": {"width": 4, "depth": 3}}
+             "edsr-baseline": {"n_resblocks": 1, "n_feats": 8}, "vdsr": {"width": 4, "depth": 3},
+             "isrrescnet": {"iterations": 2, "features": 8, "blocks": 1}}
     model = build(name, scale=scale, **small.get(name, {})).eval()
     x = torch.rand(1, model.in_channels, 7, 9)
     with torch.no_grad():
@@ -52,7 +54,8 @@ def test_x8_and_unsupported_scale():
 
 
 def test_registry_errors_and_options():
-    assert {"bicubic", "srcnn", "vdsr", "edsr", "edsr-baseline", "rcan"} <= set(names())
+    assert {"bicubic", "srcnn", "vdsr", "edsr", "edsr-baseline", "rcan", "isrrescnet"} <= set(
+        names())
     with pytest.raises(SRLibError, match="unknown model"):
         build("edsr_baseline")
     with pytest.raises(SRLibError, match="width"):

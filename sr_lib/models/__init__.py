@@ -21,6 +21,7 @@ _REGISTRY: dict[str, str] = {
     "edsr": "sr_lib.models.edsr:edsr",
     "edsr-baseline": "sr_lib.models.edsr:edsr_baseline",
     "rcan": "sr_lib.models.rcan:RCAN",
+    "isrrescnet": "sr_lib.models.isrrescnet:ISRResCNet",
 }
 
 _INTERNAL = {"conv"}  # constructor arguments that are not user options

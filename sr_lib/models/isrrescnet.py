@@ -1,0 +1,172 @@
+"""ISRResCNet (Umer and Micheloni, seed 000): SR as unrolled majorisation-minimisation.
+
+Each of the K iterations takes an extrapolated point, a data-fidelity step
+``z = y_k + H^T (y - H y_k)`` and a proximal step ``x = clip(z - P(ERD(z)))``, where one ERD
+denoiser is shared by every iteration and P is the projection onto an L2 ball whose radius
+follows the noise level estimated from the LR image. Details the paper leaves open follow the
+authors' released code (see ``shared/design/seed-facts.md`` section 1): weight-normalised
+convolutions, PReLU pre-activation blocks whose first block has no shortcut, a feedback loop
+that repeats (PReLU, 1x1 compression, blocks), radius ``exp(alpha_k) sigma sqrt(N - 1)`` with
+alpha on a log scale from 2 down to 1, extrapolation weights k / (k + 3).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from ..errors import SRLibError
+from ..noise import estimate_sigma
+from ..resize import _cubic, imresize, imresize_adjoint
+
+
+def project_l2_ball(r: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Proximal map of the indicator of {||r|| <= radius}, per image: r * radius / max(||r||,
+    radius). ``radius`` has one entry per image."""
+    norm = r.flatten(1).norm(dim=1)
+    scale = radius / torch.maximum(norm, radius).clamp_min(1e-12)
+    return r * scale.view(-1, *([1] * (r.dim() - 1)))
+
+
+class PreActBlock(nn.Module):
+    """PReLU -> reflect pad -> conv3x3 (weight norm), twice; with or without the shortcut."""
+
+    def __init__(self, features: int = 64, shortcut: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(2):
+            layers += [nn.PReLU(features, init=0.1), nn.ReflectionPad2d(1),
+                       weight_norm(nn.Conv2d(features, features, 3))]
+        self.body = nn.Sequential(*layers)
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return x + out if self.shortcut else out
+
+
+class ERD(nn.Module):
+    """Encoder (reflect-padded 5x5 conv) - residual blocks - decoder (5x5 transposed conv).
+
+    With ``feedback > 0`` the blocks run ``feedback`` times with shared weights, each time after
+    concatenating the features with themselves (the released code's hidden state), a PReLU
+    and a 1x1 compression of 2F -> F maps.
+    """
+
+    def __init__(self, channels: int = 3, features: int = 64, blocks: int = 5,
+                 feedback: int = 0) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.ReflectionPad2d(2),
+                                     weight_norm(nn.Conv2d(channels, features, 5)))
+        self.blocks = nn.Sequential(*[PreActBlock(features, shortcut=i > 0)
+                                      for i in range(blocks)])
+        self.feedback = feedback
+        if feedback:
+            self.compress = nn.Sequential(nn.PReLU(2 * features, init=0.1),
+                                          weight_norm(nn.Conv2d(2 * features, features, 1)))
+        self.decoder = weight_norm(nn.ConvTranspose2d(features, channels, 5, padding=2))
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)
+        if self.feedback:
+            for _ in range(self.feedback):
+                h = self.blocks(self.compress(torch.cat([h, h], dim=1)))
+        else:
+            h = self.blocks(h)
+        return self.decoder(h)
+
+
+@lru_cache(maxsize=64)
+def _corner_cubic_matrix(in_len: int, out_len: int) -> np.ndarray:
+    """Corner-aligned cubic interpolation (sample i at input coordinate i * in / out, borders
+    replicated, no antialiasing): the released code's 'H^T'."""
+    u = np.arange(out_len) * (in_len / out_len)
+    left = np.floor(u).astype(np.int64) - 1
+    idx = left[:, None] + np.arange(4)[None, :]
+    w = _cubic(u[:, None] - idx)
+    mat = np.zeros((out_len, in_len))
+    rows = np.repeat(np.arange(out_len), 4)
+    np.add.at(mat, (rows, np.clip(idx, 0, in_len - 1).ravel()), w.ravel())
+    return mat
+
+
+class ISRResCNet(nn.Module):
+    """K unrolled MM iterations with one shared ERD; inputs and outputs are RGB in [0, 1].
+
+    ``data_step='exact'`` uses MATLAB bicubic H and its true adjoint; ``'released'`` uses the
+    released code's pair (decimation for H, corner-aligned cubic upsampling for H^T).
+    ``learn_extrapolation=False`` freezes the k / (k + 3) weights (an ablation).
+    """
+
+    def __init__(
+        self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
+        blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
+        alpha_max: float = 2.0, alpha_min: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if data_step not in ("exact", "released"):
+            raise SRLibError(f"data_step must be 'exact' or 'released', got {data_step!r}")
+        if iterations < 1:
+            raise SRLibError(f"iterations must be >= 1, got {iterations}")
+        self.scale, self.in_channels, self.iterations = int(scale), 3, int(iterations)
+        self.data_step = data_step
+        self.erd = ERD(3, features, blocks, feedback)
+        self.log_alpha = nn.Parameter(
+            torch.linspace(math.log(alpha_max), math.log(alpha_min), self.iterations))
+        t = torch.arange(self.iterations, dtype=torch.float32).clamp_min(1)
+        self.log_extrapolation = nn.Parameter(torch.log(t / (t + 3)),
+                                              requires_grad=learn_extrapolation)
+
+    # -- the observation operator ----------------------------------------------------------
+    def H(self, x: torch.Tensor) -> torch.Tensor:
+        if self.data_step == "exact":
+            return imresize(x, 1 / self.scale)
+        return x[..., :: self.scale, :: self.scale]
+
+    def Ht(self, y: torch.Tensor, hr_size: tuple[int, int]) -> torch.Tensor:
+        if self.data_step == "exact":
+            return imresize_adjoint(y, hr_size, 1 / self.scale)
+        mh = torch.from_numpy(_corner_cubic_matrix(y.shape[-2], hr_size[0])).to(y)
+        mw = torch.from_numpy(_corner_cubic_matrix(y.shape[-1], hr_size[1])).to(y)
+        return mh @ y @ mw.T
+
+    def data_fidelity_step(self, x: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """z = x + H^T (y - H x): a gradient step of 1/2 ||y - Hx||^2 with unit step size."""
+        return x + self.Ht(lr - self.H(x), x.shape[-2:])
+
+    # -- the TBPTT protocol of sr_lib.train.TBPTT -------------------------------------------
+    def init_state(self, lr: torch.Tensor) -> dict:
+        h, w = lr.shape[-2] * self.scale, lr.shape[-1] * self.scale
+        x0 = F.interpolate(lr, size=(h, w), mode="bilinear", align_corners=True)
+        sigma = estimate_sigma(lr)
+        return {"x": x0, "prev": x0, "sigma": sigma}
+
+    def iterate(self, state: dict, lr: torch.Tensor, k: int) -> dict:
+        x, prev = state["x"], state["prev"]
+        y_k = x if k == 0 else x + torch.exp(self.log_extrapolation[k]) * (x - prev)
+        z = self.data_fidelity_step(y_k, lr)
+        n = z[0].numel()
+        radius = torch.exp(self.log_alpha[k]) * (state["sigma"] / 255.0) * math.sqrt(n - 1)
+        x_new = (z - project_l2_ball(self.erd(z), radius)).clamp(0, 1)
+        return {"x": x_new, "prev": x, "sigma": state["sigma"]}
+
+    def estimate(self, state: dict) -> torch.Tensor:
+        return state["x"]
+
+    def forward(self, lr: torch.Tensor, return_all: bool = False):
+        """SR estimate after K iterations; with ``return_all`` the list x(1), ..., x(K)."""
+        state = self.init_state(lr)
+        outs = []
+        for k in range(self.iterations):
+            state = self.iterate(state, lr, k)
+            outs.append(state["x"])
+        return outs if return_all else outs[-1]

@@ -1,0 +1,94 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sr_lib.complexity import count_params
+from sr_lib.datasets import SRDataset
+from sr_lib.errors import SRLibError
+from sr_lib.models import build
+from sr_lib.models.isrrescnet import project_l2_ball
+from sr_lib.noise import daubechies, estimate_sigma
+from sr_lib.resize import imresize
+from sr_lib.train import TBPTT, TrainConfig, Trainer
+
+
+def test_erd_parameter_counts_match_paper_table3():
+    # ISRResCNet Table III: ERD ~380K without feedback, ~388K with FB = 4
+    assert count_params(build("isrrescnet", scale=4).erd) == 380_355
+    assert count_params(build("isrrescnet", scale=4, feedback=4).erd) == 388_803
+    # plus one alpha and one extrapolation weight per iteration
+    assert count_params(build("isrrescnet", scale=4, iterations=20)) == 380_355 + 40
+
+
+def test_projection_is_the_proximal_map_of_the_ball():
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(3, 2, 4, 4, dtype=torch.float64, generator=g)
+    radius = torch.tensor([0.5, 100.0, 3.0], dtype=torch.float64)
+    p = project_l2_ball(r, radius)
+    for i in range(3):
+        # generic solver: min ||q - r||^2 s.t. ||q|| <= eps, by bisection on the multiplier
+        lo, hi = 0.0, 1e6
+        for _ in range(200):
+            mu = (lo + hi) / 2
+            q = r[i] / (1 + mu)
+            lo, hi = (mu, hi) if q.norm() > radius[i] else (lo, mu)
+        q = r[i] / (1 + hi) if r[i].norm() > radius[i] else r[i]
+        assert torch.allclose(p[i], q, atol=1e-8)
+    assert torch.equal(p[1], r[1])  # inside the ball: unchanged
+
+
+def test_daubechies_filters_and_sigma_estimate():
+    assert np.allclose(daubechies(2), [0.48296291, 0.8365163, 0.22414387, -0.12940952])
+    h = daubechies(7)
+    assert len(h) == 14 and np.isclose((h**2).sum(), 1.0)
+    assert all(abs(np.dot(h[: 14 - 2 * k], h[2 * k :])) < 1e-12 for k in range(1, 7))
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    smooth = (0.5 + 0.3 * torch.sin(xx / 9) * torch.cos(yy / 13)).expand(2, 3, 96, 96)
+    noisy = smooth + torch.randn(smooth.shape, generator=g) * torch.tensor([5.0, 20.0]).view(
+        2, 1, 1, 1) / 255
+    sigma = estimate_sigma(noisy)
+    assert sigma.shape == (2,) and abs(sigma[0] - 5) < 0.75 and abs(sigma[1] - 20) < 2
+
+
+def test_initial_weights_follow_the_released_code():
+    model = build("isrrescnet", scale=2, iterations=5)
+    assert torch.allclose(torch.exp(model.log_alpha), torch.tensor([2.0, 2**0.75, 2**0.5,
+                                                                    2**0.25, 1.0]))
+    ext = torch.exp(model.log_extrapolation)[1:]
+    assert torch.allclose(ext, torch.tensor([1 / 4, 2 / 5, 3 / 6, 4 / 7]))
+    frozen = build("isrrescnet", scale=2, learn_extrapolation=False)
+    assert not frozen.log_extrapolation.requires_grad
+    with pytest.raises(SRLibError):
+        build("isrrescnet", scale=2, data_step="fancy")
+
+
+def test_data_step_reduces_the_residual_and_released_upsampler_interpolates():
+    g = torch.Generator().manual_seed(0)
+    model = build("isrrescnet", scale=2, features=8, blocks=1)
+    hr = torch.rand(1, 3, 24, 24, dtype=torch.float64, generator=g)
+    lr = imresize(hr, 0.5)
+    x = torch.rand(1, 3, 24, 24, dtype=torch.float64, generator=g)
+    z = model.data_fidelity_step(x, lr)
+    assert (lr - model.H(z)).norm() < (lr - model.H(x)).norm()
+    released = build("isrrescnet", scale=2, features=8, blocks=1, data_step="released")
+    up = released.Ht(lr, (24, 24))
+    assert torch.allclose(up[..., ::2, ::2], lr)  # HR pixel s*i is LR pixel i
+    assert torch.equal(released.H(hr), hr[..., ::2, ::2])  # decimation
+
+
+def test_unrolled_forward_and_tbptt_training(small_images):
+    model = build("isrrescnet", scale=2, iterations=4, features=8, blocks=1)
+    x = torch.rand(1, 3, 11, 13)
+    with torch.no_grad():
+        outs = model(x, return_all=True)
+    assert len(outs) == 4 and outs[-1].shape == (1, 3, 22, 26)
+    assert 0 <= float(outs[-1].min()) and float(outs[-1].max()) <= 1
+    data = SRDataset(small_images, 2)
+    before = model.erd.encoder[1].parametrizations.weight.original1.detach().clone()
+    cfg = TrainConfig(iterations=2, batch_size=2, lr_patch=12, lr=1e-3, progress=False)
+    history = Trainer(model, data, cfg, hooks=[TBPTT(k1=2, k2=2)]).fit()
+    assert math.isfinite(history.loss[-1])
+    assert not torch.equal(before, model.erd.encoder[1].parametrizations.weight.original1)
