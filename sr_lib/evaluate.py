@@ -167,3 +167,37 @@ def evaluate(
             outputs[item["name"]] = sr
     model.train(was_training)
     return result
+
+
+@torch.no_grad()
+def evaluate_iterations(
+    model: nn.Module, data: SRDataset, ensemble: bool = False,
+    device: str | torch.device | None = None, progress: bool = True,
+) -> list[EvalResult]:
+    """Scores of every intermediate estimate x(1), ..., x(K) of an unrolled model (one whose
+    ``forward(lr, return_all=True)`` returns the list), as in ISRResCNet's Fig. 3.
+
+    With ``ensemble`` each x(k) is the x8 self-ensemble average of the k-th estimates.
+    """
+    scale = int(model.scale)
+    device = pick_device(device)
+    was_training = model.training
+    model.eval().to(device)
+    results: list[EvalResult] | None = None
+    for i in tqdm(range(len(data)), desc="eval x(k)", disable=not progress, leave=False):
+        item = data[i]
+        lr = item["lr"][None].to(device)
+        if ensemble:
+            per_k = [torch.stack(v).mean(0) for v in zip(*[
+                [dihedral_inverse(o, t) for o in model(dihedral(lr, t), return_all=True)]
+                for t in range(8)])]
+        else:
+            per_k = model(lr, return_all=True)
+        if results is None:
+            results = [EvalResult(scale) for _ in per_k]
+        for res, out in zip(results, per_k):
+            res.names.append(item["name"])
+            res.psnr.append(psnr(out[0].cpu(), item["hr"], scale))
+            res.ssim.append(ssim(out[0].cpu(), item["hr"], scale))
+    model.train(was_training)
+    return results or []

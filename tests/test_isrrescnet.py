@@ -92,3 +92,18 @@ def test_unrolled_forward_and_tbptt_training(small_images):
     history = Trainer(model, data, cfg, hooks=[TBPTT(k1=2, k2=2)]).fit()
     assert math.isfinite(history.loss[-1])
     assert not torch.equal(before, model.erd.encoder[1].parametrizations.weight.original1)
+
+
+def test_evaluate_iterations_matches_final_evaluation(small_images):
+    from sr_lib.evaluate import evaluate, evaluate_iterations
+
+    torch.manual_seed(0)
+    model = build("isrrescnet", scale=2, iterations=3, features=8, blocks=1)
+    data = SRDataset(small_images, 2)
+    per_k = evaluate_iterations(model, data, progress=False)
+    assert len(per_k) == 3
+    final = evaluate(model, data, progress=False)
+    assert per_k[-1].mean_psnr == pytest.approx(final.mean_psnr, abs=1e-6)
+    ens = evaluate_iterations(model, data, ensemble=True, progress=False)
+    assert ens[-1].mean_psnr == pytest.approx(
+        evaluate(model, data, ensemble=True, progress=False).mean_psnr, abs=1e-4)
