@@ -429,6 +429,16 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
     return state.get("meta", {})
 
 
+class BatchTransform(Hook):
+    """Apply ``fn(batch, step, seed) -> batch`` to every training batch (e.g. ``MixUp``)."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def transform_batch(self, trainer: Trainer, batch: dict) -> dict:
+        return self.fn(batch, trainer.step, trainer.config.seed)
+
+
 class TBPTT(Hook):
     """Truncated back-propagation through the iterations of an unrolled model (ISRResCNet).
 

@@ -9,7 +9,16 @@ from sr_lib.degrade import Degradation
 from sr_lib.errors import SRLibError, TrainingDiverged
 from sr_lib.models import build
 from sr_lib.resize import imresize, imresize_adjoint
-from sr_lib.train import TBPTT, Hook, TrainConfig, Trainer, load_weights, pixel_loss, save_weights
+from sr_lib.train import (
+    TBPTT,
+    BatchTransform,
+    Hook,
+    TrainConfig,
+    Trainer,
+    load_weights,
+    pixel_loss,
+    save_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +182,15 @@ def test_tbptt_truncation(data):
 
 
 def test_mixup_as_batch_hook(data):
-    class Mix(Hook):
-        def __init__(self):
-            self.mix = MixUp(Degradation("BI", 2), p=1.0)
+    seen = []
 
-        def transform_batch(self, trainer, batch):
-            return self.mix(batch, trainer.step)
+    def spy(batch, step, seed):
+        out = MixUp(Degradation("BI", 2), p=1.0)(batch, step, seed)
+        seen.append(torch.equal(out["hr"], batch["hr"]))
+        return out
 
-    history = Trainer(tiny(), data, cfg(iterations=2), hooks=[Mix()]).fit()
-    assert len(history.loss) == 1
+    history = Trainer(tiny(), data, cfg(iterations=2), hooks=[BatchTransform(spy)]).fit()
+    assert len(history.loss) == 1 and seen == [False, False]
 
 
 def test_validation_plateau_and_weights_io(data, tmp_path):
