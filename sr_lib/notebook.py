@@ -121,10 +121,11 @@ def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
     """Render a list of dicts as a Markdown table (and display it in a notebook)."""
     if not rows:
         return ""
-    keys = list(rows[0])
+    keys = list(dict.fromkeys(k for r in rows for k in r))  # union, in first-seen order
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        cells = [format(r[k], floatfmt) if isinstance(r[k], float) else str(r[k]) for k in keys]
+        cells = [format(r[k], floatfmt) if isinstance(r.get(k), float) else str(r.get(k, "-"))
+                 for k in keys]
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines)
     try:

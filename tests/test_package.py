@@ -24,8 +24,8 @@ def test_profile_override(monkeypatch):
 
 
 def test_notebook_helpers():
-    text = markdown_table([{"a": 1.234, "b": "x"}])
-    assert "| 1.23 | x |" in text
+    text = markdown_table([{"a": 1.234, "b": "x"}, {"a": 2.0, "c": 3}])
+    assert "| a | b | c |" in text and "| 1.23 | x | - |" in text and "| 2.00 | - | 3 |" in text
     with pytest.raises(AssertionError, match="hint"):
         check(False, "ok", "hint")
 
