@@ -109,6 +109,12 @@ class EvalResult:
     def mean_ssim(self) -> float:
         return sum(self.ssim) / len(self.ssim)
 
+    def add(self, name: str, sr: torch.Tensor, hr: torch.Tensor, shave: int) -> None:
+        """Score one SR image against its HR image and record it."""
+        self.names.append(name)
+        self.psnr.append(psnr(sr, hr, shave))
+        self.ssim.append(ssim(sr, hr, shave))
+
     def as_dict(self) -> dict:
         return {
             "psnr": round(self.mean_psnr, 4), "ssim": round(self.mean_ssim, 4),
@@ -160,9 +166,7 @@ def evaluate(
         if in_ch == 1 and lr.shape[0] == 3:
             lr, hr = rgb_to_y(lr), rgb_to_y(hr)
         sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble).cpu()
-        result.names.append(item["name"])
-        result.psnr.append(psnr(sr, hr, shave))
-        result.ssim.append(ssim(sr, hr, shave))
+        result.add(item["name"], sr, hr, shave)
         if outputs is not None:
             outputs[item["name"]] = sr
     model.train(was_training)
@@ -187,17 +191,13 @@ def evaluate_iterations(
     for i in tqdm(range(len(data)), desc="eval x(k)", disable=not progress, leave=False):
         item = data[i]
         lr = item["lr"][None].to(device)
-        if ensemble:
-            per_k = [torch.stack(v).mean(0) for v in zip(*[
-                [dihedral_inverse(o, t) for o in model(dihedral(lr, t), return_all=True)]
-                for t in range(8)])]
-        else:
-            per_k = model(lr, return_all=True)
+        def all_estimates(t: torch.Tensor) -> torch.Tensor:
+            return torch.stack(model(t, return_all=True))  # (K, 1, C, H, W)
+
+        per_k = self_ensemble(all_estimates, lr) if ensemble else all_estimates(lr)
         if results is None:
             results = [EvalResult(scale) for _ in per_k]
         for res, out in zip(results, per_k):
-            res.names.append(item["name"])
-            res.psnr.append(psnr(out[0].cpu(), item["hr"], scale))
-            res.ssim.append(ssim(out[0].cpu(), item["hr"], scale))
+            res.add(item["name"], out[0].cpu(), item["hr"], scale)
     model.train(was_training)
     return results or []

@@ -97,7 +97,7 @@ def widget(fn: Callable, **controls) -> None:
         # output area can keep a headless kernel client waiting, and the HTML cannot use it.
         print("Static view at the default settings; run the notebook for the controls.")
         return
-    display(ipywidgets.interactive(fn, **{k: v for k, v in controls.items()}))
+    display(ipywidgets.interactive(fn, **controls))
 
 
 def _non_interactive() -> bool:
