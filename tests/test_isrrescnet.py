@@ -10,7 +10,7 @@ from sr_lib.errors import SRLibError
 from sr_lib.models import build
 from sr_lib.models.isrrescnet import project_l2_ball
 from sr_lib.noise import daubechies, estimate_sigma
-from sr_lib.resize import imresize
+from sr_lib.resize import imresize, operator_norm_sq
 from sr_lib.train import TBPTT, TrainConfig, Trainer
 
 
@@ -107,3 +107,36 @@ def test_evaluate_iterations_matches_final_evaluation(small_images):
     ens = evaluate_iterations(model, data, ensemble=True, progress=False)
     assert ens[-1].mean_psnr == pytest.approx(
         evaluate(model, data, ensemble=True, progress=False).mean_psnr, abs=1e-4)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_default_step_is_the_tightest_majoriser(scale):
+    """alpha = 1 / step must bound ||H^T H|| (the majoriser condition) and be close to it."""
+    model = build("isrrescnet", scale=scale, features=8, blocks=1)
+    assert model.step_size == scale**2
+    norm = operator_norm_sq((12 * scale, 12 * scale), 1 / scale, iters=60)
+    assert norm * model.step_size <= 1 + 1e-9
+    assert norm * model.step_size > 0.99
+    assert build("isrrescnet", scale=scale, data_step="released").step_size == 1.0
+    with pytest.raises(SRLibError):
+        build("isrrescnet", scale=scale, step_size=0.0)
+
+
+def test_tight_step_is_iterative_back_projection():
+    """Without the denoiser, repeated data steps decrease ||y - Hx|| monotonically; the tight
+    step gets much closer to data consistency than the unit step in the same number of steps."""
+    g = torch.Generator().manual_seed(1)
+    hr = torch.rand(1, 3, 32, 32, dtype=torch.float64, generator=g)
+    lr = imresize(hr, 1 / 4)
+    tight = build("isrrescnet", scale=4, features=8, blocks=1)
+    unit = build("isrrescnet", scale=4, features=8, blocks=1, step_size=1.0)
+    x0 = torch.nn.functional.interpolate(lr, size=(32, 32), mode="bilinear", align_corners=True)
+    res = {}
+    for name, model in (("tight", tight), ("unit", unit)):
+        x, norms = x0, []
+        for _ in range(10):
+            x = model.data_fidelity_step(x, lr)
+            norms.append(float((lr - model.H(x)).norm()))
+        assert all(b <= a + 1e-12 for a, b in zip(norms, norms[1:]))
+        res[name] = norms[-1]
+    assert res["tight"] < 0.1 * res["unit"]

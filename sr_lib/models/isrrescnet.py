@@ -1,13 +1,20 @@
 """ISRResCNet (Umer and Micheloni, seed 000): SR as unrolled majorisation-minimisation.
 
 Each of the K iterations takes an extrapolated point, a data-fidelity step
-``z = y_k + H^T (y - H y_k)`` and a proximal step ``x = clip(z - P(ERD(z)))``, where one ERD
-denoiser is shared by every iteration and P is the projection onto an L2 ball whose radius
-follows the noise level estimated from the LR image. Details the paper leaves open follow the
-authors' released code (see ``shared/design/seed-facts.md`` section 1): weight-normalised
-convolutions, PReLU pre-activation blocks whose first block has no shortcut, a feedback loop
-that repeats (PReLU, 1x1 compression, blocks), radius ``exp(alpha_k) sigma sqrt(N - 1)`` with
-alpha on a log scale from 2 down to 1, extrapolation weights k / (k + 3).
+``z = y_k + (1 / alpha) H^T (y - H y_k)`` and a proximal step ``x = clip(z - P(ERD(z)))``,
+where one ERD denoiser is shared by every iteration and P is the projection onto an L2 ball
+whose radius follows the noise level estimated from the LR image. Details the paper leaves
+open follow the authors' released code (``shared/design/seed-facts.md`` section 1):
+weight-normalised convolutions, PReLU pre-activation blocks whose first block has no
+shortcut, a feedback loop that repeats (PReLU, 1x1 compression, blocks), radius
+``exp(alpha_k) sigma sqrt(N - 1)`` with alpha_k on a log scale from 2 down to 1,
+extrapolation weights k / (k + 3).
+
+The step size 1 / alpha of the data step: the majoriser needs alpha >= ||H^T H||. The released
+code uses step 1 with an interpolating "H^T" whose gain is about s^2 times that of the true
+adjoint. With the true adjoint of MATLAB bicubic, ||H^T H|| = 1/s^2 (the DC gain), so the
+default step is s^2 (the tightest majoriser); ``step_size=1`` is the paper's equation read
+literally, which corrects only 1/s^2 of the residual per iteration and trains far worse.
 """
 
 from __future__ import annotations
@@ -105,12 +112,14 @@ class ISRResCNet(nn.Module):
     ``data_step='exact'`` uses MATLAB bicubic H and its true adjoint; ``'released'`` uses the
     released code's pair (decimation for H, corner-aligned cubic upsampling for H^T).
     ``learn_extrapolation=False`` freezes the k / (k + 3) weights (an ablation).
+    ``step_size`` is 1 / alpha of the data step; ``None`` picks s^2 for ``'exact'`` (alpha =
+    ||H^T H||) and 1 for ``'released'``.
     """
 
     def __init__(
         self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
         blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
-        alpha_max: float = 2.0, alpha_min: float = 1.0,
+        alpha_max: float = 2.0, alpha_min: float = 1.0, step_size: float | None = None,
     ) -> None:
         super().__init__()
         if data_step not in ("exact", "released"):
@@ -119,6 +128,11 @@ class ISRResCNet(nn.Module):
             raise SRLibError(f"iterations must be >= 1, got {iterations}")
         self.scale, self.in_channels, self.iterations = int(scale), 3, int(iterations)
         self.data_step = data_step
+        if step_size is None:  # tightest majoriser for the exact pair; the released code's 1
+            step_size = float(scale) ** 2 if data_step == "exact" else 1.0
+        if not step_size > 0:
+            raise SRLibError(f"step_size must be positive, got {step_size}")
+        self.step_size = float(step_size)
         self.erd = ERD(3, features, blocks, feedback)
         self.log_alpha = nn.Parameter(
             torch.linspace(math.log(alpha_max), math.log(alpha_min), self.iterations))
@@ -140,8 +154,8 @@ class ISRResCNet(nn.Module):
         return mh @ y @ mw.T
 
     def data_fidelity_step(self, x: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        """z = x + H^T (y - H x): a gradient step of 1/2 ||y - Hx||^2 with unit step size."""
-        return x + self.Ht(lr - self.H(x), x.shape[-2:])
+        """z = x + (1 / alpha) H^T (y - Hx): a gradient step on 1/2 ||y - Hx||^2."""
+        return x + self.step_size * self.Ht(lr - self.H(x), x.shape[-2:])
 
     # -- the TBPTT protocol of sr_lib.train.TBPTT -------------------------------------------
     def init_state(self, lr: torch.Tensor) -> dict:
