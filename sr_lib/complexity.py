@@ -1,4 +1,5 @@
-"""Model complexity as the seed papers report it: parameters, multiply-adds, latency.
+"""Model complexity as the seed papers report it: parameters, multiply-adds, activation memory,
+latency.
 
 Multiply-adds (MACs) are counted by ``torch.utils.flop_counter`` (FLOPs / 2), for one image of
 a given **LR input** size (DRN quotes 96x96 input) or **HR output** size (SRP quotes 1280x720
@@ -52,6 +53,38 @@ def count_macs(
         model(x)
     model.train(was_training)
     return counter.get_total_flops() // 2
+
+
+@torch.no_grad()
+def activation_bytes(
+    model: nn.Module,
+    input_size: tuple[int, int] | None = None,
+    output_size: tuple[int, int] | None = None,
+) -> int:
+    """Bytes of all leaf-module outputs in one forward pass on a single image: the feature maps
+    training keeps for the backward pass (a proxy for training memory per image; in-place ops
+    and framework overhead are not modelled). Pre- vs post-upsampling differ here most."""
+    h, w = _input_size(model, input_size, output_size)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
+    total = 0
+
+    def count(_module, _inputs, output):
+        nonlocal total
+        if torch.is_tensor(output):
+            total += output.numel() * output.element_size()
+
+    handles = [m.register_forward_hook(count) for m in model.modules()
+               if not list(m.children())]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return total
 
 
 @torch.no_grad()

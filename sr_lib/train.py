@@ -62,6 +62,7 @@ class TrainConfig:
     min_lr: float = 0.0
     patience: int = 10  # validations without improvement (plateau)
     loss: str = "l1"
+    pixel_weight: float = 1.0  # weight of the pixel loss (0: hooks' losses only, e.g. a GAN)
     charbonnier_eps: float = 1e-3
     grad_clip: float | None = None  # total-norm clipping threshold
     amp: bool = False  # mixed precision, CUDA only
@@ -269,7 +270,8 @@ class Trainer:
             if w is not None:
                 weights = w if weights is None else weights * w
         c = self.config
-        loss = pixel_loss(out["sr"], out["target"], c.loss, weights, c.charbonnier_eps)
+        loss = c.pixel_weight * pixel_loss(out["sr"], out["target"], c.loss, weights,
+                                           c.charbonnier_eps)
         for hook in self.hooks:
             extra = hook.extra_loss(self, out, batch)
             if extra is not None:

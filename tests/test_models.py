@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from sr_lib.complexity import count_macs, count_params, measure_latency, summary
+from sr_lib.complexity import activation_bytes, count_macs, count_params, measure_latency, summary
 from sr_lib.errors import SRLibError
 from sr_lib.models import build, names, options, register
 
@@ -85,6 +85,16 @@ def test_macs():
     assert info["params"] == 27_612 and info["input_size"] == [96, 96]
     with pytest.raises(SRLibError):
         count_macs(model, output_size=(721, 1280))
+
+
+def test_activation_bytes_counts_leaf_outputs():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU())
+    net.scale = 1
+    assert activation_bytes(net, input_size=(5, 6)) == 2 * 4 * 5 * 6 * 4  # two float32 maps
+    # pre-upsampling keeps its maps at HR size: s^2 times more than at LR size
+    pre = build("vdsr", scale=4, width=8, depth=3)
+    post = build("edsr-baseline", scale=4, n_resblocks=1, n_feats=8)
+    assert activation_bytes(pre, input_size=(8, 8)) > activation_bytes(post, input_size=(8, 8))
 
 
 def test_latency_reports_conditions():

@@ -22,6 +22,9 @@ _REGISTRY: dict[str, str] = {
     "edsr-baseline": "sr_lib.models.edsr:edsr_baseline",
     "rcan": "sr_lib.models.rcan:RCAN",
     "isrrescnet": "sr_lib.models.isrrescnet:ISRResCNet",
+    "prosr": "sr_lib.models.prosr:ProSR",
+    "prosr-s": "sr_lib.models.prosr:prosr_s",
+    "prosr-l": "sr_lib.models.prosr:prosr_l",
 }
 
 _INTERNAL = {"conv"}  # constructor arguments that are not user options
