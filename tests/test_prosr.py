@@ -98,6 +98,21 @@ def test_ablation_models_and_options():
         ProSR(max_scale=6, dcus=(1, 1))
 
 
+def test_pre_upsampling_counterpart_costs_s2_more():
+    from sr_lib.complexity import count_macs
+
+    opts = dict(features=16, growth=8, layers=4)
+    pre = build("prosr-pre", scale=4, dcus=4, **opts)
+    pyr = ProSR(scale=4, max_scale=4, dcus=(4, 0), block_compression=0.4, residual=False,
+                **opts)
+    x = torch.rand(1, 3, 7, 9)
+    with torch.no_grad():
+        assert pre(x).shape == pyr(x).shape == (1, 3, 28, 36)
+    # the same DCUs at HR instead of LR size cost s^2 = 16 times more; the post-upsampling
+    # network pays part of that back in its sub-pixel convolutions, so the total ratio is less
+    assert count_macs(pre, input_size=(16, 16)) > 1.5 * count_macs(pyr, input_size=(16, 16))
+
+
 def test_at_scale_view_shares_weights_and_evaluates(small_images):
     model = tiny_prosr()
     view = model.at_scale(2)

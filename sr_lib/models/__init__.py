@@ -21,10 +21,13 @@ _REGISTRY: dict[str, str] = {
     "edsr": "sr_lib.models.edsr:edsr",
     "edsr-baseline": "sr_lib.models.edsr:edsr_baseline",
     "rcan": "sr_lib.models.rcan:RCAN",
+    "srpn-lite": "sr_lib.models.edsr:srpn_lite",
+    "srpn": "sr_lib.models.rcan:srpn",
     "isrrescnet": "sr_lib.models.isrrescnet:ISRResCNet",
     "prosr": "sr_lib.models.prosr:ProSR",
     "prosr-s": "sr_lib.models.prosr:prosr_s",
     "prosr-l": "sr_lib.models.prosr:prosr_l",
+    "prosr-pre": "sr_lib.models.prosr:PreUpsamplingDCUNet",
 }
 
 _INTERNAL = {"conv"}  # constructor arguments that are not user options

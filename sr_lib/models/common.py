@@ -76,15 +76,22 @@ def check_scale(scale: int, allowed: tuple[int, ...], model: str) -> int:
 
 class Upsampler(nn.Sequential):
     """EDSR's upsampler: log2(s) x [conv(F -> 4F) + PixelShuffle(2)] for powers of two, or
-    conv(F -> 9F) + PixelShuffle(3) for x3. No activation."""
+    conv(F -> 9F) + PixelShuffle(3) for x3. No activation.
 
-    def __init__(self, scale: int, n_feats: int, conv: ConvFactory = default_conv) -> None:
+    ``in_feats`` (default ``n_feats``) is the width arriving from the body: a pruned body with an
+    unpruned tail (SRP's Table 1 models) feeds fewer maps into a full-width upsampler.
+    """
+
+    def __init__(self, scale: int, n_feats: int, conv: ConvFactory = default_conv,
+                 in_feats: int | None = None) -> None:
         layers: list[nn.Module] = []
+        cin = n_feats if in_feats is None else in_feats
         if scale & (scale - 1) == 0:
             for _ in range(int(math.log2(scale))):
-                layers += [conv(n_feats, 4 * n_feats, 3), nn.PixelShuffle(2)]
+                layers += [conv(cin, 4 * n_feats, 3), nn.PixelShuffle(2)]
+                cin = n_feats
         elif scale == 3:
-            layers += [conv(n_feats, 9 * n_feats, 3), nn.PixelShuffle(3)]
+            layers += [conv(cin, 9 * n_feats, 3), nn.PixelShuffle(3)]
         else:
             raise SRLibError(f"the pixel-shuffle upsampler supports x2, x3, x4, x8; got x{scale}")
         super().__init__(*layers)

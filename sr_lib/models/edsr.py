@@ -14,12 +14,15 @@ class EDSR(nn.Module):
     """head conv -> ``n_resblocks`` ResBlocks -> conv (+ global skip) -> tail.
 
     ``tail='standard'``: EDSR upsampler + conv(F -> C); ``tail='lite'``: conv(F -> C s^2) +
-    pixel shuffle. Inputs and outputs are RGB in [0, 1]; the DIV2K mean is removed inside.
+    pixel shuffle. ``tail_feats`` (default ``n_feats``) is the standard tail's own width, for a
+    pruned body with an unpruned tail. Inputs and outputs are RGB in [0, 1]; the DIV2K mean is
+    removed inside.
     """
 
     def __init__(
         self, scale: int = 2, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0,
-        in_channels: int = 3, tail: str = "standard", conv: ConvFactory = default_conv,
+        in_channels: int = 3, tail: str = "standard", tail_feats: int | None = None,
+        conv: ConvFactory = default_conv,
     ) -> None:
         super().__init__()
         if tail not in ("standard", "lite"):
@@ -33,8 +36,9 @@ class EDSR(nn.Module):
         body.append(conv(n_feats, n_feats, 3))
         self.body = nn.Sequential(*body)
         if tail == "standard":
+            t = n_feats if tail_feats is None else tail_feats
             self.tail = nn.Sequential(
-                Upsampler(self.scale, n_feats, conv), conv(n_feats, in_channels, 3)
+                Upsampler(self.scale, t, conv, in_feats=n_feats), conv(t, in_channels, 3)
             )
         else:
             self.tail = LiteUpsampler(self.scale, n_feats, in_channels, conv)
@@ -55,3 +59,10 @@ def edsr_baseline(scale: int = 2, n_resblocks: int = 16, n_feats: int = 64,
                   res_scale: float = 1.0, **kw) -> EDSR:
     """EDSR-baseline: 16 blocks, 64 maps (1,369,859 parameters at x2)."""
     return EDSR(scale, n_resblocks, n_feats, res_scale, **kw)
+
+
+def srpn_lite(scale: int = 2, width: int = 256, n_resblocks: int = 16) -> EDSR:
+    """SRP's SRPN-Lite backbone: EDSR with 16 blocks, residual scale 1 and the one-conv
+    pixel-shuffle tail. ``width=256`` is the unpruned network (19.5M at x2); SRP prunes it to
+    ``width=45`` (609K), the released SRPN-Lite."""
+    return EDSR(scale, n_resblocks, width, 1.0, tail="lite")

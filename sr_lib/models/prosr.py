@@ -233,6 +233,31 @@ class ScaleView(nn.Module):
         return self.net(lr, scale=self.scale)
 
 
+class PreUpsamplingDCUNet(nn.Module):
+    """The pre-upsampling counterpart of a pyramid, for the "why progressive" comparison: the
+    same DCUs, run after a bicubic upsampling, i.e. all at HR resolution (as VDSR does).
+    ``dcus`` DCUs of ``layers`` dense layers, then a conv and the reconstruction layer."""
+
+    def __init__(self, scale: int = 4, features: int = 24, growth: int = 12, dcus: int = 4,
+                 layers: int = 6, bn_size: int = 4, block_compression: float | None = 0.4
+                 ) -> None:
+        super().__init__()
+        self.scale, self.in_channels = int(scale), 3
+        self.register_buffer("mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1))
+        body: list[nn.Module] = [_conv3(3, features)]
+        c = features
+        for i in range(dcus):
+            dcu = DCU(c, layers, growth, bn_size, None if i == dcus - 1 else block_compression)
+            body.append(dcu)
+            c = dcu.out_channels
+        body += [_conv3(c, c), _conv3(c, 3)]
+        self.body = nn.Sequential(*body)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        up = imresize(lr, self.scale)
+        return up + self.body((up - self.mean) * PIXEL_RANGE) / PIXEL_RANGE
+
+
 def prosr_l(
     scale: int = 4, max_scale: int = 8, features: int = 160, growth: int = 40,
     dcus: tuple[int, ...] = (9, 3, 1), layers: int = 8, bn_size: int = 4,

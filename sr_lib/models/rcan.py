@@ -52,7 +52,7 @@ class RCAN(nn.Module):
     def __init__(
         self, scale: int = 2, n_resgroups: int = 10, n_resblocks: int = 20, n_feats: int = 64,
         reduction: int = 16, attention: bool = True, in_channels: int = 3,
-        conv: ConvFactory = default_conv,
+        tail_feats: int | None = None, conv: ConvFactory = default_conv,
     ) -> None:
         super().__init__()
         self.scale, self.in_channels = int(scale), in_channels
@@ -64,11 +64,21 @@ class RCAN(nn.Module):
         ]
         groups.append(conv(n_feats, n_feats, 3))
         self.body = nn.Sequential(*groups)
+        t = n_feats if tail_feats is None else tail_feats  # an unpruned tail after a pruned body
         self.tail = nn.Sequential(
-            Upsampler(self.scale, n_feats, conv), conv(n_feats, in_channels, 3)
+            Upsampler(self.scale, t, conv, in_feats=n_feats), conv(t, in_channels, 3)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.sub_mean(x))
         x = x + self.body(x)
         return self.add_mean(self.tail(x))
+
+
+def srpn(scale: int = 2, width: int = 96, n_resgroups: int = 10, n_resblocks: int = 20,
+         tail_feats: int | None = None) -> RCAN:
+    """SRP's SRPN backbone: RCAN without channel attention, 10 groups of 20 blocks.
+    ``width=96`` is the unpruned network (34.5M at x2); pruned to 64 maps it has 15.3M, the
+    paper's SRPN (``tail_feats=96`` keeps an unpruned tail, as the released code does)."""
+    return RCAN(scale, n_resgroups, n_resblocks, width, attention=False,
+                tail_feats=tail_feats)

@@ -1,0 +1,93 @@
+"""SRP's structure regularisation: a growing L2 penalty on the filters to be removed.
+
+Every ``interval`` iterations the penalty coefficient of each layer's pruned filters grows by
+``delta``; once it exceeds ``ceiling`` it stays there for ``stabilize`` more iterations, after
+which the filters are (near) zero and can be cut with little loss. The penalty is
+``1/2 * alpha * ||W_j||^2`` per pruned filter j, added as ``alpha * W_j`` to the gradient before
+the optimiser step (the released code's coupled L2, inside Adam). An L2 penalty, unlike L1,
+pushes each weight in proportion to its size: it shrinks the filters smoothly while the rest of
+the network adapts, instead of zeroing individual weights early.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import SRLibError
+from ..train import Hook, Trainer
+from .select import Plan, pruned_indices
+
+
+def schedule_length(delta: float = 1e-4, interval: int = 20, ceiling: float = 0.5,
+                    stabilize: int = 0) -> int:
+    """Iterations until the penalty passes ``ceiling`` plus the stabilisation phase."""
+    increments = math.floor(ceiling / delta + 1e-9) + 1  # the first increment past the ceiling
+    return increments * interval + stabilize
+
+
+class GrowingRegularizer(Hook):
+    """The growing penalty on the filters ``plan`` does not keep, for every layer in ``plan``.
+
+    ``history`` records, every ``record_every`` iterations, the mean |w| of the kept and of the
+    pruned filters of each layer and the current coefficient (the paper's Fig. 3).
+    """
+
+    def __init__(self, model: nn.Module, plan: Plan, delta: float = 1e-4, interval: int = 20,
+                 ceiling: float = 0.5, stabilize: int = 0, record_every: int = 0) -> None:
+        if delta <= 0 or ceiling <= 0 or interval < 1:
+            raise SRLibError("delta and ceiling must be positive and interval >= 1")
+        modules = dict(model.named_modules())
+        self.layers = {name: (modules[name], pruned_indices(modules[name], kept), kept)
+                       for name, kept in plan.items()}
+        self.delta, self.interval, self.ceiling = delta, int(interval), ceiling
+        self.stabilize, self.record_every = int(stabilize), int(record_every)
+        self.increments = 0  # alpha = increments * delta: an integer count does not drift
+        self.steps = 0
+        self.history: list[dict] = []
+
+    @property
+    def alpha(self) -> float:
+        return self.increments * self.delta
+
+    @property
+    def growing(self) -> bool:
+        return self.increments < math.floor(self.ceiling / self.delta + 1e-9) + 1
+
+    @property
+    def done(self) -> bool:
+        return self.steps >= schedule_length(self.delta, self.interval, self.ceiling,
+                                              self.stabilize)
+
+    def after_backward(self, trainer: Trainer) -> None:
+        if self.alpha == 0:
+            return
+        for conv, idx, _ in self.layers.values():
+            if conv.weight.grad is not None:
+                conv.weight.grad[idx] += self.alpha * conv.weight.detach()[idx]
+            if conv.bias is not None and conv.bias.grad is not None:
+                conv.bias.grad[idx] += self.alpha * conv.bias.detach()[idx]
+
+    def after_step(self, trainer: Trainer, out: dict, batch: dict) -> None:
+        self.steps += 1
+        if self.growing and self.steps % self.interval == 0:
+            self.increments += 1
+        if self.record_every and self.steps % self.record_every == 0:
+            self.record()
+
+    @torch.no_grad()
+    def record(self) -> None:
+        row: dict = {"step": self.steps, "alpha": self.alpha}
+        for name, (conv, idx, kept) in self.layers.items():
+            w = conv.weight.abs().flatten(1).mean(dim=1)
+            row[name] = (float(w[kept].mean()), float(w[idx].mean()) if len(idx) else 0.0)
+        self.history.append(row)
+
+    def state_dict(self) -> dict:
+        return {"increments": self.increments, "steps": self.steps, "history": self.history}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.increments, self.steps = int(state["increments"]), int(state["steps"])
+        self.history = list(state["history"])

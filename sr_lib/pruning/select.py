@@ -1,0 +1,76 @@
+"""Which filters to remove: SRP's selection and the L1-norm baseline.
+
+Convention of the released SRP code: a pruning ratio ``pr`` removes ``ceil(pr * N)`` of a
+layer's N filters (at most N - 1), so pr = 0.5 of 64 keeps 32 and pr = 0.1 of 64 keeps 57. A
+filter's score is its mean absolute weight (the L1 norm up to a constant).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import SRLibError
+from .graph import Structure
+
+Plan = dict[str, torch.Tensor]  # conv name -> sorted indices of the filters it keeps
+
+
+def n_pruned(n: int, ratio: float) -> int:
+    """Filters removed from a layer of ``n`` filters at pruning ratio ``ratio`` (ceil, < n)."""
+    if not 0 <= ratio < 1:
+        raise SRLibError(f"the pruning ratio must be in [0, 1), got {ratio}")
+    return min(math.ceil(ratio * n - 1e-9), n - 1)
+
+
+def filter_scores(conv: nn.Conv2d) -> torch.Tensor:
+    """Mean |w| of each output filter."""
+    return conv.weight.detach().abs().flatten(1).mean(dim=1)
+
+
+def _top(scores: torch.Tensor, keep: int) -> torch.Tensor:
+    return torch.sort(torch.topk(scores, keep).indices).values
+
+
+def plan_srp(model: nn.Module, structure: Structure, ratio: float, seed: int = 0) -> Plan:
+    """SRP's choice: free layers keep their largest-L1 filters; all constrained layers share one
+    random index set (drawn once, fixed for the whole run), so residual additions stay aligned."""
+    modules = dict(model.named_modules())
+    plan: Plan = {}
+    for name in structure.free:
+        conv = modules[name]
+        plan[name] = _top(filter_scores(conv), conv.out_channels - n_pruned(conv.out_channels,
+                                                                          ratio))
+    gen = torch.Generator().manual_seed(seed)
+    for group in structure.groups:
+        widths = {modules[n].out_channels for n in group}
+        if len(widths) != 1:
+            raise SRLibError(f"constrained layers {group} have different widths {widths}")
+        n = widths.pop()
+        pruned = torch.randperm(n, generator=gen)[: n_pruned(n, ratio)]
+        kept = torch.tensor(sorted(set(range(n)) - set(pruned.tolist())))
+        for name in group:
+            plan[name] = kept
+    return plan
+
+
+def plan_l1(model: nn.Module, structure: Structure, ratio: float) -> Plan:
+    """The L1-norm baseline (Li et al. 2017): every prunable layer keeps its own largest-L1
+    filters, constrained or not, so the channels meeting at a residual addition no longer
+    correspond (SRP's "mismatch")."""
+    modules = dict(model.named_modules())
+    plan: Plan = {}
+    for name in structure.free + structure.constrained:
+        conv = modules[name]
+        plan[name] = _top(filter_scores(conv), conv.out_channels - n_pruned(conv.out_channels,
+                                                                          ratio))
+    return plan
+
+
+def pruned_indices(conv: nn.Conv2d, kept: torch.Tensor) -> torch.Tensor:
+    """The complement of ``kept`` among the filters of ``conv``."""
+    mask = torch.ones(conv.out_channels, dtype=torch.bool)
+    mask[kept] = False
+    return torch.nonzero(mask).flatten()
