@@ -36,6 +36,13 @@ def _input_size(model: nn.Module, input_size, output_size) -> tuple[int, int]:
     return int(output_size[0]) // s, int(output_size[1]) // s
 
 
+def _probe(model: nn.Module, input_size, output_size) -> torch.Tensor:
+    """A zero LR image of the requested size on the model's device."""
+    h, w = _input_size(model, input_size, output_size)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    return torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
+
+
 @torch.no_grad()
 def count_macs(
     model: nn.Module,
@@ -43,9 +50,7 @@ def count_macs(
     output_size: tuple[int, int] | None = None,
 ) -> int:
     """Multiply-adds of one forward pass on a single image."""
-    h, w = _input_size(model, input_size, output_size)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    x = torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
+    x = _probe(model, input_size, output_size)
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
@@ -64,9 +69,7 @@ def activation_bytes(
     """Bytes of all leaf-module outputs in one forward pass on a single image: the feature maps
     training keeps for the backward pass (a proxy for training memory per image; in-place ops
     and framework overhead are not modelled). Pre- vs post-upsampling differ here most."""
-    h, w = _input_size(model, input_size, output_size)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    x = torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
+    x = _probe(model, input_size, output_size)
     total = 0
 
     def count(_module, _inputs, output):
