@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -43,6 +44,17 @@ def _probe(model: nn.Module, input_size, output_size) -> torch.Tensor:
     return torch.zeros(1, getattr(model, "in_channels", 3), h, w, device=device)
 
 
+@contextmanager
+def _evaluating(model: nn.Module):
+    """Eval mode for one measurement, restoring the caller's train/eval state afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def count_macs(
     model: nn.Module,
@@ -51,12 +63,9 @@ def count_macs(
 ) -> int:
     """Multiply-adds of one forward pass on a single image."""
     x = _probe(model, input_size, output_size)
-    was_training = model.training
-    model.eval()
     counter = FlopCounterMode(display=False)
-    with counter:
+    with _evaluating(model), counter:
         model(x)
-    model.train(was_training)
     return counter.get_total_flops() // 2
 
 
@@ -79,14 +88,12 @@ def activation_bytes(
 
     handles = [m.register_forward_hook(count) for m in model.modules()
                if not list(m.children())]
-    was_training = model.training
-    model.eval()
     try:
-        model(x)
+        with _evaluating(model):
+            model(x)
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return total
 
 
