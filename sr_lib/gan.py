@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import SRLibError
+from .models.prosr import pyramid_scales
 from .resize import imresize
 from .train import Hook, Trainer
 
@@ -64,10 +65,8 @@ class ProgressiveDiscriminator(nn.Module):
 
     def __init__(self, max_scale: int = 8, ndf: int = 64) -> None:
         super().__init__()
-        n = int(round(math.log2(max_scale)))
-        if 2**n != max_scale or n < 1:
-            raise SRLibError(f"max_scale must be a power of two >= 2, got {max_scale}")
-        self.scales = tuple(2 ** (i + 1) for i in range(n))
+        self.scales = pyramid_scales(max_scale)
+        n = len(self.scales)
         # level j (0 = closest to the LR size) takes width(j) maps and returns width(j - 1)
         width = [ndf * 2 ** (n - 1 - j) for j in range(n)] + [ndf * 2**n]
         self.inputs = nn.ModuleDict({

@@ -37,6 +37,14 @@ from .common import DIV2K_RGB_MEAN
 PIXEL_RANGE = 255.0  # the released code feeds (x - mean) / (1/255): 0-255 units
 
 
+def pyramid_scales(max_scale: int) -> tuple[int, ...]:
+    """The x2 steps of a pyramid up to ``max_scale`` (a power of two): (2, 4, ..., max_scale)."""
+    n = int(round(math.log2(max_scale))) if max_scale > 0 else 0
+    if n < 1 or 2**n != max_scale:
+        raise SRLibError(f"max_scale must be a power of two >= 2, got {max_scale}")
+    return tuple(2 ** (i + 1) for i in range(n))
+
+
 def _conv3(cin: int, cout: int, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1, padding_mode="reflect", bias=bias)
 
@@ -155,9 +163,8 @@ class ProSR(nn.Module):
         dense_layer: str = "crc", residual_mode: str = "bicubic",
     ) -> None:
         super().__init__()
-        n_levels = int(round(math.log2(max_scale)))
-        if 2**n_levels != max_scale or n_levels < 1:
-            raise SRLibError(f"max_scale must be a power of two >= 2, got {max_scale}")
+        self.scales = pyramid_scales(max_scale)
+        n_levels = len(self.scales)
         if len(dcus) != n_levels:
             raise SRLibError(f"dcus needs one entry per level ({n_levels} for x{max_scale}), "
                              f"got {tuple(dcus)}")
@@ -165,7 +172,6 @@ class ProSR(nn.Module):
             raise SRLibError(f"residual_mode must be 'bicubic' or 'laplacian', got "
                              f"{residual_mode!r}")
         self.max_scale, self.residual_mode = max_scale, residual_mode
-        self.scales = tuple(2 ** (i + 1) for i in range(n_levels))
         self.scale = self._check_scale(scale)
         self.in_channels = 3
         self.register_buffer("mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1))

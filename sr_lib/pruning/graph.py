@@ -123,10 +123,8 @@ def analyze(model: nn.Module, skip: tuple[str, ...] = ("tail*",)) -> Structure:
             sets = [of(a) for a in tensor_args]
             non_empty = [s for s in sets if s]
             merged = set().union(*sets) if sets else set()
-            if node.target in _ADD and len(non_empty) > 1:
-                uf.union(merged)  # a residual addition ties the channels of its operands
-            elif node.target in _MUL and len(non_empty) > 1:
-                uf.union(merged)  # channel-wise gating (attention) ties them too
+            if len(non_empty) > 1:  # a residual sum or a channel-wise gate (attention)
+                uf.union(merged)  # ties the channels of its operands
             producers[node] = merged
         elif node.op == "call_function" and node.target in _CHANNELWISE_FUNCTIONS:
             producers[node] = of(node.args[0])

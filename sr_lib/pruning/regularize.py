@@ -21,11 +21,15 @@ from ..train import Hook, Trainer
 from .select import Plan, pruned_indices
 
 
+def _increments(delta: float, ceiling: float) -> int:
+    """Increments until alpha first exceeds ``ceiling`` (5001 for 1e-4 and 0.5)."""
+    return math.floor(ceiling / delta + 1e-9) + 1
+
+
 def schedule_length(delta: float = 1e-4, interval: int = 20, ceiling: float = 0.5,
                     stabilize: int = 0) -> int:
     """Iterations until the penalty passes ``ceiling`` plus the stabilisation phase."""
-    increments = math.floor(ceiling / delta + 1e-9) + 1  # the first increment past the ceiling
-    return increments * interval + stabilize
+    return _increments(delta, ceiling) * interval + stabilize
 
 
 class GrowingRegularizer(Hook):
@@ -54,7 +58,7 @@ class GrowingRegularizer(Hook):
 
     @property
     def growing(self) -> bool:
-        return self.increments < math.floor(self.ceiling / self.delta + 1e-9) + 1
+        return self.increments < _increments(self.delta, self.ceiling)
 
     @property
     def done(self) -> bool:

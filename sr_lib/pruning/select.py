@@ -30,8 +30,10 @@ def filter_scores(conv: nn.Conv2d) -> torch.Tensor:
     return conv.weight.detach().abs().flatten(1).mean(dim=1)
 
 
-def _top(scores: torch.Tensor, keep: int) -> torch.Tensor:
-    return torch.sort(torch.topk(scores, keep).indices).values
+def _keep_largest(conv: nn.Conv2d, ratio: float) -> torch.Tensor:
+    """Sorted indices of the filters with the largest L1 scores after pruning ``ratio``."""
+    keep = conv.out_channels - n_pruned(conv.out_channels, ratio)
+    return torch.sort(torch.topk(filter_scores(conv), keep).indices).values
 
 
 def plan_srp(model: nn.Module, structure: Structure, ratio: float, seed: int = 0) -> Plan:
@@ -40,9 +42,7 @@ def plan_srp(model: nn.Module, structure: Structure, ratio: float, seed: int = 0
     modules = dict(model.named_modules())
     plan: Plan = {}
     for name in structure.free:
-        conv = modules[name]
-        plan[name] = _top(filter_scores(conv), conv.out_channels - n_pruned(conv.out_channels,
-                                                                          ratio))
+        plan[name] = _keep_largest(modules[name], ratio)
     gen = torch.Generator().manual_seed(seed)
     for group in structure.groups:
         widths = {modules[n].out_channels for n in group}
@@ -61,12 +61,8 @@ def plan_l1(model: nn.Module, structure: Structure, ratio: float) -> Plan:
     filters, constrained or not, so the channels meeting at a residual addition no longer
     correspond (SRP's "mismatch")."""
     modules = dict(model.named_modules())
-    plan: Plan = {}
-    for name in structure.free + structure.constrained:
-        conv = modules[name]
-        plan[name] = _top(filter_scores(conv), conv.out_channels - n_pruned(conv.out_channels,
-                                                                          ratio))
-    return plan
+    return {name: _keep_largest(modules[name], ratio)
+            for name in structure.free + structure.constrained}
 
 
 def pruned_indices(conv: nn.Conv2d, kept: torch.Tensor) -> torch.Tensor:
