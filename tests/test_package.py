@@ -50,3 +50,22 @@ def test_cli_datasets_lists_sets(tmp_path, capsys):
     assert main(["datasets", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "missing Set5" in out and "DIV2K" in out
+
+
+def test_benchmark_set_uses_files_caches_and_falls_back(tmp_path, capsys):
+    pytest.importorskip("skimage")
+    import numpy as np
+
+    from sr_lib.imageio import write_image
+    from sr_lib.notebook import benchmark_set
+
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"img{i}.png")
+        write_image(files[-1], np.full((24, 24, 3), 40 * i, np.uint8))
+    found = benchmark_set("Set5", 2, {"Set5": files})
+    assert len(found) == 2 and found is benchmark_set("Set5", 2, {"Set5": files})
+    assert found[0]["lr"].shape[-1] == 12
+    fallback = benchmark_set("Set14", 2, {})
+    assert "Set14 missing" in capsys.readouterr().out
+    assert fallback.names == ["astronaut", "coffee", "chelsea", "rocket"]
