@@ -180,9 +180,14 @@ def test_channel_surgery_equals_the_masked_model():
     assert widths_of(small, pairs) == {p.name: len(keep[p.name]) for p in pairs}
     assert all(isinstance(m, torch.nn.Conv2d) for m in small.modules()
                if "Conv" in type(m).__name__)
-    state = {k: v.clone() for k, v in small.state_dict().items()}
-    reloaded = keep_channels(model, pairs, keep)
-    reloaded.load_state_dict(state)  # a cut model is an ordinary state dict
+    # a cut DRN is an ordinary DRN with explicit internal widths: its weights load there
+    plain = build("drn", scale=4, n_blocks=1, n_feats=4,
+                  widths=[len(keep[p.name]) for p in pairs]).double()
+    plain.load_state_dict(small.state_dict())
+    torch.testing.assert_close(plain(x), small(x))
+    assert count_params(plain) < count_params(model)
+    with pytest.raises(SRLibError, match="one internal width"):
+        build("drn", scale=4, n_blocks=1, n_feats=4, widths=[4, 4])
     with pytest.raises(SRLibError):
         keep_channels(model, pairs, {pairs[0].name: [99]})
 

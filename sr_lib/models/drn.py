@@ -7,6 +7,11 @@ the down-path feature of the same resolution. A tail conv after the bottleneck a
 up block gives an image at 1x, 2x, 4x(, 8x) of the LR size: the intermediate outputs are
 supervised too (see :mod:`sr_lib.dual`).
 
+``widths`` gives every internal width in the order of
+:func:`sr_lib.pruning.internal_pairs` (down blocks, then each up block's RCABs and upsampler),
+the format of the released searched configurations: a pruned DRN is then an ordinary
+``build("drn", ..., widths=...)`` whose weights load with ``load_state_dict``.
+
 Sizes (paper App. C.2): DRN-S B = 30, F = 16 at x4 and F = 8 at x8; DRN-L B = 40, F = 20 at
 x4 and B = 36, F = 10 at x8. DRN-S x4 has 4,804,041 parameters (the paper's 4.8M).
 
@@ -47,11 +52,14 @@ class DownBlock(nn.Sequential):
 class UpBlock(nn.Module):
     """B RCABs at ``width`` -> x2 upsampler -> 1x1 conv to ``out_ch`` (before the skip concat)."""
 
-    def __init__(self, width: int, out_ch: int, n_blocks: int, reduction: int = 16) -> None:
+    def __init__(self, width: int, out_ch: int, n_blocks: int, reduction: int = 16,
+                 inner: list[int] | None = None) -> None:
         super().__init__()
-        self.body = nn.Sequential(*[RCAB(width, reduction) for _ in range(n_blocks)])
-        self.up = Upsampler(2, width, default_conv)
-        self.reduce = nn.Conv2d(width, out_ch, 1)
+        inner = inner or [width] * (n_blocks + 1)  # each RCAB's, then the upsampler's width
+        self.body = nn.Sequential(*[RCAB(width, reduction, inner=inner[i])
+                                    for i in range(n_blocks)])
+        self.up = Upsampler(2, inner[-1], default_conv, in_feats=width)
+        self.reduce = nn.Conv2d(inner[-1], out_ch, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.reduce(self.up(self.body(x)))
@@ -64,7 +72,8 @@ class DRN(nn.Module):
     multi_output = True
 
     def __init__(self, scale: int = 4, n_blocks: int = 30, n_feats: int = 16,
-                 in_channels: int = 3, reduction: int = 16, upsample: str = "torch") -> None:
+                 in_channels: int = 3, reduction: int = 16, upsample: str = "torch",
+                 widths: list[int] | None = None) -> None:
         super().__init__()
         self.scale = check_scale(scale, (2, 4, 8), "DRN")
         if upsample not in ("torch", "matlab"):
@@ -74,10 +83,21 @@ class DRN(nn.Module):
         f = n_feats
         self.sub_mean, self.add_mean = MeanShift(sign=-1), MeanShift(sign=1)
         self.head = nn.Conv2d(in_channels, f, 3, padding=1)
-        self.down = nn.ModuleList(DownBlock(f * 2**i, f * 2**i, f * 2 ** (i + 1)) for i in range(p))
-        widths = [f * 2**p] + [2 * f * 2 ** (p - i) for i in range(1, p)]
+        trunk = [f * 2**p] + [2 * f * 2 ** (p - i) for i in range(1, p)]
+        n_internal = p + p * (n_blocks + 1)
+        if widths is not None and len(widths) != n_internal:
+            raise SRLibError(f"widths lists one internal width per searched layer: {n_internal} "
+                             f"for this DRN (down blocks, then each up block's RCABs and "
+                             f"upsampler), got {len(widths)}")
+        w = list(widths) if widths is not None else (
+            [f * 2**i for i in range(p)]
+            + [c for i in range(p) for c in [trunk[i]] * (n_blocks + 1)])
+        self.down = nn.ModuleList(DownBlock(f * 2**i, w[i], f * 2 ** (i + 1)) for i in range(p))
+        per_up = n_blocks + 1
         self.up_blocks = nn.ModuleList(
-            UpBlock(widths[i], f * 2 ** (p - i - 1), n_blocks, reduction) for i in range(p)
+            UpBlock(trunk[i], f * 2 ** (p - i - 1), n_blocks, reduction,
+                    inner=w[p + i * per_up: p + (i + 1) * per_up])
+            for i in range(p)
         )
         # tail[0] reads the bottleneck, tail[i + 1] the concatenation after up block i
         tail_in = [f * 2**p] + [2 * f * 2 ** (p - i - 1) for i in range(p)]
@@ -105,14 +125,14 @@ _SIZES = {("s", 4): (30, 16), ("s", 8): (30, 8), ("l", 4): (40, 20), ("l", 8): (
 
 
 def drn_s(scale: int = 4, n_blocks: int | None = None, n_feats: int | None = None,
-          upsample: str = "torch") -> DRN:
+          upsample: str = "torch", widths: list[int] | None = None) -> DRN:
     """DRN-S: B = 30 and F = 16 (x4) or 8 (x8); ``n_blocks`` / ``n_feats`` override them."""
     b, f = _SIZES["s", check_scale(scale, (4, 8), "DRN-S")]
-    return DRN(scale, n_blocks or b, n_feats or f, upsample=upsample)
+    return DRN(scale, n_blocks or b, n_feats or f, upsample=upsample, widths=widths)
 
 
 def drn_l(scale: int = 4, n_blocks: int | None = None, n_feats: int | None = None,
-          upsample: str = "torch") -> DRN:
+          upsample: str = "torch", widths: list[int] | None = None) -> DRN:
     """DRN-L: B = 40, F = 20 (x4) or B = 36, F = 10 (x8)."""
     b, f = _SIZES["l", check_scale(scale, (4, 8), "DRN-L")]
-    return DRN(scale, n_blocks or b, n_feats or f, upsample=upsample)
+    return DRN(scale, n_blocks or b, n_feats or f, upsample=upsample, widths=widths)

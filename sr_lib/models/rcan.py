@@ -18,10 +18,11 @@ class RCAB(nn.Module):
 
     def __init__(
         self, n_feats: int, reduction: int = 16, attention: bool = True,
-        conv: ConvFactory = default_conv,
+        conv: ConvFactory = default_conv, inner: int | None = None,
     ) -> None:
         super().__init__()
-        layers = [conv(n_feats, n_feats, 3), nn.ReLU(inplace=True), conv(n_feats, n_feats, 3)]
+        k = n_feats if inner is None else inner  # the internal width (pruned by DRN)
+        layers = [conv(n_feats, k, 3), nn.ReLU(inplace=True), conv(k, n_feats, 3)]
         if attention:
             layers.append(ChannelAttention(n_feats, reduction))
         self.body = nn.Sequential(*layers)
