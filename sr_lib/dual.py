@@ -102,6 +102,12 @@ class DualRegression(Hook):
     def setup(self, trainer: Trainer) -> None:
         self.duals.to(trainer.device)
 
+    def state_dict(self) -> dict:
+        return {"duals": self.duals.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.duals.load_state_dict(state["duals"])
+
     def forward(self, trainer: Trainer, batch: dict) -> dict:
         model = trainer.model
         outputs = model(batch["lr"], return_all=True) if getattr(

@@ -265,3 +265,14 @@ def test_greedy_selection_finds_the_only_useful_channel(data):
                                 lr_patch=8, per_step=2, progress=False)
     assert [len(v) for v in keep.values()] == [2, 4, 8]
     assert small(torch.rand(1, 3, 6, 6)).shape[-1] == 24
+
+
+def test_duals_are_checkpointed_and_resumed(data, tmp_path):
+    cfg = TrainConfig(iterations=2, batch_size=2, lr_patch=8, progress=False,
+                      ckpt_path=str(tmp_path / "drn.pt"), ckpt_every=1)
+    hook = DualRegression(4, feats=4)
+    Trainer(tiny_drn(), data, cfg, hooks=[hook]).fit()
+    again = DualRegression(4, feats=4)
+    Trainer(tiny_drn(), data, cfg, hooks=[again]).fit(resume=True)
+    for a, b in zip(hook.duals.parameters(), again.duals.parameters()):
+        torch.testing.assert_close(a, b)
