@@ -28,6 +28,7 @@ _REGISTRY: dict[str, str] = {
     "prosr-s": "sr_lib.models.prosr:prosr_s",
     "prosr-l": "sr_lib.models.prosr:prosr_l",
     "prosr-pre": "sr_lib.models.prosr:PreUpsamplingDCUNet",
+    "drrn": "sr_lib.models.drrn:DRRN",
     "drn": "sr_lib.models.drn:DRN",
     "drn-s": "sr_lib.models.drn:drn_s",
     "drn-l": "sr_lib.models.drn:drn_l",

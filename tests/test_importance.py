@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize_scalar
+
+from sr_lib.complexity import count_params
+from sr_lib.datasets import SRDataset
+from sr_lib.errors import SRLibError
+from sr_lib.importance import (
+    AdaptiveImportance,
+    Distillation,
+    importance_objective,
+    importance_update,
+    teacher_importance,
+)
+from sr_lib.models import build
+from sr_lib.train import TrainConfig, Trainer
+
+
+def test_student_and_teacher_parameter_counts():
+    counts = {w: count_params(build("vdsr", scale=2, width=w)) for w in (13, 16, 22, 32, 64)}
+    assert counts == {13: 27_612, 16: 41_760, 22: 78_804, 32: 166_464, 64: 664_704}
+    assert count_params(build("drrn", scale=2)) == 297_216  # B1U25, 128 maps
+    assert count_params(build("drrn", scale=2, width=25)) == 11_700  # DRRN-f25, ~12K
+
+
+def test_drrn_shares_its_unit_weights_and_keeps_the_size():
+    m = build("drrn", scale=3, width=8, units=4)
+    assert m(torch.rand(1, 1, 7, 9)).shape == (1, 1, 21, 27)
+    assert count_params(m) == count_params(build("drrn", scale=3, width=8, units=25))
+
+
+def test_teacher_importance_matches_the_released_constants():
+    g = teacher_importance(torch.tensor([0.0, 0.001, 0.01, 0.05]))
+    # alpha0 = 100, mu0 = 0.01: g(mu0) = 0.5 / s(1) = 0.684; g(0.05) = s(-4) / s(1) = 0.0246
+    np.testing.assert_allclose(g.numpy(), [1.0, 0.9725, 0.6839, 0.02464], atol=1e-3)
+    assert torch.all(g[:-1] > g[1:])  # easier pixels are more important
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_closed_form_equals_a_1d_convex_solver(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        w0, d, lam = rng.uniform(0, 0.9), rng.uniform(0, 5), rng.uniform(0.01, 0.5)
+        def f(w, w0=w0, d=d, lam=lam):
+            return float(importance_objective(torch.tensor(w, dtype=torch.float64),
+                                              torch.tensor(w0, dtype=torch.float64), d, lam))
+        res = minimize_scalar(f, bounds=(w0 + 1e-12, 1.0), method="bounded",
+                              options={"xatol": 1e-10})
+        closed = float(importance_update(torch.tensor(w0), torch.tensor(d), lam))
+        assert abs(closed - res.x) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    imgs = [(torch.rand(48, 48, generator=g) * 255).to(torch.uint8).numpy() for _ in range(2)]
+    return SRDataset([np.repeat(i[:, :, None], 3, 2) for i in imgs], 2, channels="y")
+
+
+def test_rounds_snapshot_the_student_and_weights_grow(data):
+    torch.manual_seed(0)
+    teacher = build("vdsr", scale=2, width=8, depth=4)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    hook = AdaptiveImportance(teacher, rounds=3, lam=0.15, rho=0.15)
+    cfg = TrainConfig(iterations=6, batch_size=2, lr_patch=8, loss="l2", lr=1e-3, log_every=1,
+                      progress=False)
+    trainer = Trainer(student, data, cfg, hooks=[hook])
+    trainer.fit()
+    rounds = [r for _, r, _ in hook.mean_weight]
+    assert rounds == [0, 0, 1, 1, 2, 2] and hook.previous is not None
+    batch = data.batch(2, 8, 0, 0)
+    hook.round = 0
+    w0 = hook.importance(batch["lr"], batch["hr"])
+    hook.round = 2
+    w2 = hook.importance(batch["lr"], batch["hr"])
+    assert torch.all(w2 >= w0 - 1e-7) and float(w2.mean()) > float(w0.mean())
+    assert float(w2.max()) <= 1.0
+
+
+def test_init_variants_and_errors(data):
+    batch = data.batch(2, 8, 0, 0)
+    zero = AdaptiveImportance(None, init="zero").importance(batch["lr"], batch["hr"])
+    assert not zero.any()
+    rnd = AdaptiveImportance(None, init="random").importance(batch["lr"], batch["hr"], step=3)
+    assert 0 <= float(rnd.min()) and float(rnd.max()) <= 1 and rnd.std() > 0.1
+    with pytest.raises(SRLibError):
+        AdaptiveImportance(None, init="teacher")
+    with pytest.raises(SRLibError):
+        AdaptiveImportance(None, init="hard")
+
+
+def test_indicator_penalty_is_plain_training(data):
+    """All weights 1 (the indicator penalty h = I(w, 1)) gives the ordinary loss exactly."""
+    torch.manual_seed(0)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    cfg = TrainConfig(iterations=1, batch_size=2, lr_patch=8, loss="l2", progress=False)
+    trainer = Trainer(student, data, cfg)
+    batch = data.batch(2, 8, 0, 0)
+    out = trainer.forward(batch)
+    plain = trainer.compute_loss(out, batch)
+    ones = AdaptiveImportance(None, init="zero", lam=1.0, rho=0.0, sigma_d=0.0)
+    ones.round, ones.previous = 1, student  # w = clip(0 + 1 * exp(0), 0, 1) = 1
+    torch.testing.assert_close(trainer.compute_loss(out, batch) * 1, plain)
+    weighted = TrainConfig(iterations=1, batch_size=2, lr_patch=8, loss="l2", progress=False)
+    t2 = Trainer(student, data, weighted, hooks=[ones])
+    torch.testing.assert_close(t2.compute_loss(t2.forward(batch), batch), plain)
+
+
+def test_distillation_adds_beta_times_the_teacher_term(data):
+    torch.manual_seed(0)
+    teacher = build("vdsr", scale=2, width=8, depth=4)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    cfg = TrainConfig(iterations=1, batch_size=2, lr_patch=8, loss="l2", progress=False)
+    batch = data.batch(2, 8, 0, 0)
+    plain = Trainer(student, data, cfg)
+    t = Trainer(student, data, cfg, hooks=[Distillation(teacher, beta=0.1)])
+    out = t.forward(batch)
+    extra = 0.1 * torch.mean((out["sr"] - teacher(batch["lr"])) ** 2)
+    torch.testing.assert_close(t.compute_loss(out, batch), plain.compute_loss(out, batch) + extra)
