@@ -166,4 +166,5 @@ class Distillation(Hook):
 
         with torch.no_grad():
             target = self.teacher(batch["lr"])
-        return self.beta * pixel_loss(out["sr"], target, trainer.config.loss)
+        c = trainer.config
+        return self.beta * pixel_loss(out["sr"], target, c.loss, reduction=c.reduction)

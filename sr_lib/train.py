@@ -62,6 +62,7 @@ class TrainConfig:
     min_lr: float = 0.0
     patience: int = 10  # validations without improvement (plateau)
     loss: str = "l1"
+    reduction: str = "mean"  # "sum": VDSR / AIL's size_average=False (use with grad_clip)
     pixel_weight: float = 1.0  # weight of the pixel loss (0: hooks' losses only, e.g. a GAN)
     charbonnier_eps: float = 1e-3
     grad_clip: float | None = None  # total-norm clipping threshold
@@ -78,6 +79,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise SRLibError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
+        if self.reduction not in ("mean", "sum"):
+            raise SRLibError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
         if self.scheduler not in SCHEDULERS:
             raise SRLibError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
         if self.optimizer not in ("adam", "sgd"):
@@ -126,9 +129,9 @@ class Hook:
 
 def pixel_loss(
     sr: torch.Tensor, hr: torch.Tensor, kind: str = "l1",
-    weights: torch.Tensor | None = None, eps: float = 1e-3,
+    weights: torch.Tensor | None = None, eps: float = 1e-3, reduction: str = "mean",
 ) -> torch.Tensor:
-    """Mean L1 / L2 / Charbonnier loss, optionally weighted per pixel."""
+    """L1 / L2 / Charbonnier loss, optionally weighted per pixel; mean or sum over pixels."""
     if sr.shape != hr.shape:
         raise SRLibError(f"output {tuple(sr.shape)} and target {tuple(hr.shape)} differ in shape")
     diff = sr - hr
@@ -142,7 +145,7 @@ def pixel_loss(
         raise SRLibError(f"unknown loss {kind!r}; choose one of {LOSSES}")
     if weights is not None:
         err = err * weights
-    return err.mean()
+    return err.sum() if reduction == "sum" else err.mean()
 
 
 @dataclass
@@ -271,7 +274,7 @@ class Trainer:
                 weights = w if weights is None else weights * w
         c = self.config
         loss = c.pixel_weight * pixel_loss(out["sr"], out["target"], c.loss, weights,
-                                           c.charbonnier_eps)
+                                           c.charbonnier_eps, c.reduction)
         for hook in self.hooks:
             extra = hook.extra_loss(self, out, batch)
             if extra is not None:

@@ -118,3 +118,17 @@ def test_distillation_adds_beta_times_the_teacher_term(data):
     out = t.forward(batch)
     extra = 0.1 * torch.mean((out["sr"] - teacher(batch["lr"])) ** 2)
     torch.testing.assert_close(t.compute_loss(out, batch), plain.compute_loss(out, batch) + extra)
+
+
+def test_sum_reduction_is_the_released_loss(data):
+    """VDSR / AIL sum the squared error over batch and pixels (size_average=False)."""
+    torch.manual_seed(0)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    batch = data.batch(2, 8, 0, 0)
+    mean = Trainer(student, data, TrainConfig(loss="l2", progress=False))
+    total = Trainer(student, data, TrainConfig(loss="l2", reduction="sum", progress=False))
+    out = mean.forward(batch)
+    torch.testing.assert_close(total.compute_loss(out, batch),
+                               mean.compute_loss(out, batch) * out["sr"].numel())
+    with pytest.raises(SRLibError):
+        TrainConfig(reduction="avg")
