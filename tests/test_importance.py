@@ -132,3 +132,20 @@ def test_sum_reduction_is_the_released_loss(data):
                                mean.compute_loss(out, batch) * out["sr"].numel())
     with pytest.raises(SRLibError):
         TrainConfig(reduction="avg")
+
+
+def test_vdsr_serves_every_scale_and_mixed_scale_training_runs(data):
+    from sr_lib.datasets import MultiScaleData
+
+    torch.manual_seed(0)
+    m = build("vdsr", scale=2, width=4, depth=4)
+    x = torch.rand(1, 1, 10, 10)
+    assert m(x, scale=3).shape[-1] == 30 and m.at_scale(4)(x).shape[-1] == 40
+    torch.testing.assert_close(m.at_scale(2)(x), m(x))
+    imgs = [np.full((48, 48, 3), 90, np.uint8), np.full((48, 48, 3), 30, np.uint8)]
+    mixed = MultiScaleData({s: SRDataset(imgs, s, channels="y") for s in (2, 3, 4)},
+                           {2: 10, 3: 8, 4: 6})
+    cfg = TrainConfig(iterations=3, batch_size=2, lr_patch=10, loss="l2", reduction="sum",
+                      optimizer="sgd", lr=0.01, grad_clip=0.4, progress=False)
+    Trainer(m, mixed, cfg).fit()
+    assert m(x).shape[-1] == 20

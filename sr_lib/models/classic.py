@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..resize import imresize
+from .common import ScaleView
 
 
 class Bicubic(nn.Module):
@@ -64,6 +65,12 @@ class VDSR(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        up = imresize(x, self.scale)
+    takes_scale = True  # one network for x2, x3, x4 (VDSR's mixed-scale training)
+
+    def forward(self, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        up = imresize(x, scale or self.scale)
         return up + self.body(up)
+
+    def at_scale(self, scale: int) -> ScaleView:
+        """This network evaluated at ``scale`` (e.g. ``evaluate(model.at_scale(3), set5_x3)``)."""
+        return ScaleView(self, scale)

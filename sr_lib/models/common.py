@@ -102,3 +102,16 @@ class LiteUpsampler(nn.Sequential):
 
     def __init__(self, scale: int, n_feats: int, out_ch: int = 3, conv: ConvFactory = default_conv):
         super().__init__(conv(n_feats, out_ch * scale * scale, 3), nn.PixelShuffle(scale))
+
+
+class ScaleView(nn.Module):
+    """A multi-scale network run at one fixed ``scale`` (what :func:`sr_lib.evaluate` needs);
+    the parameters are the network's own."""
+
+    def __init__(self, net: nn.Module, scale: int) -> None:
+        super().__init__()
+        self.net, self.scale = net, int(scale)
+        self.in_channels = getattr(net, "in_channels", 3)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        return self.net(lr, scale=self.scale)

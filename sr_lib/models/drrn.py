@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..resize import imresize
+from .common import ScaleView
 
 
 class DRRN(nn.Module):
@@ -32,10 +33,15 @@ class DRRN(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        up = imresize(x, self.scale)
+    takes_scale = True  # like VDSR, one network serves every scale
+
+    def forward(self, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
+        up = imresize(x, scale or self.scale)
         h0 = self.input(self.relu(up))
         h = h0
         for _ in range(self.units):  # the same two convs, applied ``units`` times
             h = h0 + self.conv2(self.relu(self.conv1(self.relu(h))))
         return up + self.output(self.relu(h))
+
+    def at_scale(self, scale: int) -> ScaleView:
+        return ScaleView(self, scale)

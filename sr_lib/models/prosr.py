@@ -32,7 +32,7 @@ from torch import nn
 
 from ..errors import SRLibError
 from ..resize import imresize
-from .common import DIV2K_RGB_MEAN
+from .common import DIV2K_RGB_MEAN, ScaleView
 
 PIXEL_RANGE = 255.0  # the released code feeds (x - mean) / (1/255): 0-255 units
 
@@ -226,17 +226,6 @@ class ProSR(nn.Module):
         """A view of this network fixed at one scale (shares the weights): what ``evaluate``
         and ``super_resolve`` need, e.g. ``evaluate(model.at_scale(8), set14_x8)``."""
         return ScaleView(self, self._check_scale(scale))
-
-
-class ScaleView(nn.Module):
-    """``net`` run at a fixed ``scale``; parameters are the network's own."""
-
-    def __init__(self, net: ProSR, scale: int) -> None:
-        super().__init__()
-        self.net, self.scale, self.in_channels = net, scale, 3
-
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        return self.net(lr, scale=self.scale)
 
 
 class PreUpsamplingDCUNet(nn.Module):
