@@ -22,6 +22,7 @@ from ..errors import SRLibError
 from ..models.common import ResBlock
 from ..models.drn import DownBlock, UpBlock
 from ..models.rcan import RCAB
+from .surgery import _set_module
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,6 @@ def select_l1(model: nn.Module, pairs: Sequence[ChannelPair],
         norms = input_channel_norms(model.get_submodule(p.consumer))
         out[p.name] = sorted(torch.topk(norms, widths[p.name]).indices.tolist())
     return out
-
-
-def _set_module(root: nn.Module, name: str, new: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(root.get_submodule(parent) if parent else root, child, new)
 
 
 def _sliced_conv(conv: nn.Conv2d, out_idx: torch.Tensor | None,
