@@ -251,3 +251,26 @@ class MixUp:
 def epoch_iterations(n_patches: int, batch_size: int) -> int:
     """Iterations for one pass over ``n_patches`` patches."""
     return max(1, math.ceil(n_patches / batch_size))
+
+
+def downsized_copies(images: Sequence[str | Path | np.ndarray],
+                     factors: Sequence[float] = (1.0, 0.7, 0.5)) -> list[np.ndarray]:
+    """Each image at every factor (MATLAB bicubic, rounded to 8 bits): the down-sizing
+    augmentation of VDSR's 291-image training set (AIL uses it; flips and rotations are
+    :class:`SRDataset`'s own augmentation). Returns uint8 (H, W, C) arrays, factor-major."""
+    from .imageio import quantize
+    from .resize import imresize
+
+    if not factors or any(not 0 < f <= 1 for f in factors):
+        raise SRLibError(f"down-sizing factors must be in (0, 1], got {list(factors)}")
+    arrays = [to_rgb(read_image(i)) if not isinstance(i, np.ndarray) else i for i in images]
+    out = []
+    for f in factors:
+        for a in arrays:
+            if f == 1.0:
+                out.append(a)
+                continue
+            x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
+            small = quantize(imresize(x, f))
+            out.append((small * 255).round().byte().permute(1, 2, 0).numpy())
+    return out

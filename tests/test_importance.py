@@ -149,3 +149,18 @@ def test_vdsr_serves_every_scale_and_mixed_scale_training_runs(data):
                       optimizer="sgd", lr=0.01, grad_clip=0.4, progress=False)
     Trainer(m, mixed, cfg).fit()
     assert m(x).shape[-1] == 20
+
+
+def test_downsized_copies_for_the_291_augmentation():
+    from sr_lib.datasets import downsized_copies
+    from sr_lib.resize import imresize
+
+    img = (np.arange(40 * 30 * 3) % 251).astype(np.uint8).reshape(40, 30, 3)
+    out = downsized_copies([img], (1.0, 0.7, 0.5))
+    assert [o.shape for o in out] == [(40, 30, 3), (28, 21, 3), (20, 15, 3)]
+    assert out[0] is img and out[1].dtype == np.uint8
+    ref = imresize(torch.from_numpy(img).permute(2, 0, 1).float() / 255, 0.5)
+    ref = ref.clamp(0, 1).permute(1, 2, 0).numpy() * 255
+    assert np.abs(out[2].astype(float) - ref).max() <= 0.5 + 1e-4
+    with pytest.raises(SRLibError):
+        downsized_copies([img], (1.5,))
