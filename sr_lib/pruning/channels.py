@@ -11,7 +11,6 @@ removes the producer's filters ``c*group .. c*group + group - 1`` with it, so th
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -142,7 +141,3 @@ def n_candidates(c: int, ratio: float, factors: Sequence[float], multiple: int) 
         raise SRLibError(f"scaling factors must be in (0, 1], got {list(factors)}")
     return [kept_width(c, ratio, v, multiple) for v in factors]
 
-
-def total_ratio(before: int, after: int) -> float:
-    """The achieved compression ``1 - after / before`` (parameters or multiply-adds)."""
-    return 1 - after / before if before else math.nan
