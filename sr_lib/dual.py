@@ -79,6 +79,18 @@ def dual_loss(outputs: Sequence[torch.Tensor], duals: nn.ModuleList,
     raise SRLibError(f"expected {n + 1} outputs (one per octave) or 1, got {len(outputs)}")
 
 
+def primal_outputs(model: nn.Module, lr: torch.Tensor) -> list[torch.Tensor]:
+    """Every octave's output of a multi-output model (DRN), or ``[final]`` for any other."""
+    return model(lr, return_all=True) if getattr(model, "multi_output", False) else [model(lr)]
+
+
+def _intermediate_l1(outputs: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]
+                     ) -> torch.Tensor:
+    """L1 of the outputs below full scale against their pyramid targets (weight 1 each)."""
+    return sum((F.l1_loss(o, t) for o, t in zip(outputs[:-1], targets[:-1])),
+               outputs[-1].new_zeros(()))
+
+
 class DualRegression(Hook):
     """Trainer hook for Eq. (1): the primal losses on every output plus ``lam`` times the dual
     losses. The trainer's own pixel loss covers the final output; this hook adds the
@@ -109,39 +121,26 @@ class DualRegression(Hook):
         self.duals.load_state_dict(state["duals"])
 
     def forward(self, trainer: Trainer, batch: dict) -> dict:
-        model = trainer.model
-        outputs = model(batch["lr"], return_all=True) if getattr(
-            model, "multi_output", False) else [model(batch["lr"])]
-        paired = batch.get("paired")
-        if paired is None:
-            targets = lr_pyramid(batch["hr"], batch["lr"], self.scale)
-            return {"sr": outputs[-1], "target": batch["hr"], "outputs": outputs,
-                    "targets": targets}
-        # HR patches exist for the paired samples only
-        return {"sr": outputs[-1][paired], "target": batch["hr"], "outputs": outputs}
+        outputs = primal_outputs(trainer.model, batch["lr"])
+        paired = batch.get("paired")  # HR patches exist for the paired samples only
+        sel = outputs if paired is None else [o[paired] for o in outputs]
+        lr = batch["lr"] if paired is None else batch["lr"][paired]
+        return {"sr": sel[-1], "target": batch["hr"], "outputs": outputs, "paired_outputs": sel,
+                "targets": lr_pyramid(batch["hr"], lr, self.scale)}
 
     def extra_loss(self, trainer: Trainer, out: dict, batch: dict) -> torch.Tensor:
-        outputs, paired = out["outputs"], batch.get("paired")
-        zero = outputs[-1].new_zeros(())
-        if paired is None:
-            targets = out["targets"]
-            primal = sum((F.l1_loss(o, t) for o, t in zip(outputs[:-1], targets[:-1])), zero)
-            dual = dual_loss(outputs, self.duals, targets) if self.lam else zero
-        else:
-            # paired samples: every octave, as above; unpaired ones have only their LR input,
-            # so the whole dual chain maps their SR output back to it (Eq. 9)
-            lr, n = batch["lr"], int(paired.sum())
-            sel = [o[paired] for o in outputs]
-            targets = lr_pyramid(batch["hr"], lr[paired], self.scale)
-            primal = sum((F.l1_loss(o, t) for o, t in zip(sel[:-1], targets[:-1])), zero)
-            dual = zero
-            if self.lam:
-                dual = dual_loss(sel if len(sel) > 1 else sel[-1:], self.duals, targets)
-                if n < len(lr):
-                    un = ~paired
-                    frac = (len(lr) - n) / len(lr)
-                    chain = dual_loss([outputs[-1][un]], self.duals, [lr[un]])
-                    dual = (1 - frac) * dual + frac * chain
+        sel, targets, paired = out["paired_outputs"], out["targets"], batch.get("paired")
+        primal = _intermediate_l1(sel, targets)
+        dual = sel[-1].new_zeros(())
+        if self.lam:
+            dual = dual_loss(sel if len(sel) > 1 else sel[-1:], self.duals, targets)
+            if paired is not None and not paired.all():
+                # unpaired samples have only their LR input: the whole dual chain maps their
+                # SR output back to it (Eq. 9), weighted by their share of the batch
+                un = ~paired
+                frac = float(un.sum()) / len(paired)
+                chain = dual_loss([out["outputs"][-1][un]], self.duals, [batch["lr"][un]])
+                dual = (1 - frac) * dual + frac * chain
         self.last = {"primal_intermediate": float(primal.detach()), "dual": float(dual.detach())}
         return primal + self.lam * dual
 
@@ -194,9 +193,7 @@ def dual_regression_loss(model: nn.Module, duals: nn.ModuleList, batch: dict, sc
                          lam: float = 0.1) -> torch.Tensor:
     """Eq. (1) for one paired batch, outside the trainer: L1 on every output (weight 1) plus
     ``lam`` times the dual loss (used to score channels in dual-regression pruning)."""
-    outputs = model(batch["lr"], return_all=True) if getattr(
-        model, "multi_output", False) else [model(batch["lr"])]
+    outputs = primal_outputs(model, batch["lr"])
     targets = lr_pyramid(batch["hr"], batch["lr"], scale)
-    primal = F.l1_loss(outputs[-1], batch["hr"]) + sum(
-        (F.l1_loss(o, t) for o, t in zip(outputs[:-1], targets[:-1])), outputs[-1].new_zeros(()))
+    primal = F.l1_loss(outputs[-1], batch["hr"]) + _intermediate_l1(outputs, targets)
     return primal + lam * dual_loss(outputs, duals, targets) if lam else primal
