@@ -270,7 +270,7 @@ def downsized_copies(images: Sequence[str | Path | np.ndarray],
             if f == 1.0:
                 out.append(a)
                 continue
-            x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
+            x = torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255.0
             small = quantize(imresize(x, f))
             out.append((small * 255).round().byte().permute(1, 2, 0).numpy())
     return out

@@ -24,7 +24,7 @@ from torch import nn
 from .errors import SRLibError
 from .train import Hook, Trainer
 
-INITS = ("teacher", "zero", "random")
+INITS = ("teacher", "zero", "random", "one")
 
 
 def teacher_importance(err: torch.Tensor, mu0: float = 0.01, alpha0: float = 100.0
@@ -75,6 +75,7 @@ class AdaptiveImportance(Hook):
         self.reset_lr, self.lr_step, self.lr_gamma, self.seed = reset_lr, lr_step, lr_gamma, seed
         self.round, self.previous, self.base_lr = 0, None, None
         self.mean_weight: list[tuple[int, int, float]] = []  # (step, round, mean w)
+        self.snapshots: dict[int, dict] = {}  # round -> student state at the round's end
 
     def round_length(self, trainer: Trainer) -> int:
         return math.ceil(trainer.config.iterations / self.rounds)
@@ -89,6 +90,11 @@ class AdaptiveImportance(Hook):
     def _start_round(self, trainer: Trainer, t: int) -> None:
         self.round = t
         if t >= 1:
+            if t - 1 not in self.snapshots:
+                self.snapshots[t - 1] = {k: v.detach().cpu().clone()
+                                         for k, v in trainer.model.state_dict().items()}
+            if self.init == "one":
+                return  # uniform weights need no student copy
             self.previous = copy.deepcopy(trainer.model).eval()
             for p in self.previous.parameters():
                 p.requires_grad_(False)
@@ -97,7 +103,8 @@ class AdaptiveImportance(Hook):
         if getattr(self, "_pending", None):
             self.setup_resume(trainer)
         t = min(trainer.step // self.round_length(trainer), self.rounds - 1)
-        if t != self.round or (t >= 1 and self.previous is None):
+        stale = t >= 1 and self.init != "one" and self.previous is None
+        if t != self.round or stale or (t >= 1 and t - 1 not in self.snapshots):
             self._start_round(trainer, t)
         if self.reset_lr and self.lr_step:
             within = trainer.step - t * self.round_length(trainer)
@@ -114,12 +121,14 @@ class AdaptiveImportance(Hook):
             return teacher_importance(err, self.mu0, self.alpha0)
         if self.init == "zero":
             return torch.zeros_like(hr)
+        if self.init == "one":
+            return torch.ones_like(hr)
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         return torch.rand(hr.shape, generator=g).to(hr)
 
     def importance(self, lr: torch.Tensor, hr: torch.Tensor, step: int = 0) -> torch.Tensor:
         w = self.initial(lr, hr, step)
-        if self.round >= 1:
+        if self.round >= 1 and self.init != "one":
             with torch.no_grad():
                 d = self.sigma_d * (self.previous(lr) - hr).abs()
             w = importance_update(w, d, self.lam + self.rho * (self.round - 1))
@@ -131,12 +140,23 @@ class AdaptiveImportance(Hook):
             self.mean_weight.append((trainer.step, self.round, float(w.mean())))
         return w.pow(2) if self.square else w
 
+    def student_at(self, model: nn.Module, t: int) -> nn.Module:
+        """A copy of ``model`` with the weights it had at the end of round ``t``."""
+        if t not in self.snapshots:
+            raise SRLibError(f"no snapshot for round {t}; have rounds {sorted(self.snapshots)} "
+                             "(the last round's student is the trained model itself)")
+        student = copy.deepcopy(model).eval()
+        student.load_state_dict(self.snapshots[t])
+        return student
+
     def state_dict(self) -> dict:
         prev = None if self.previous is None else self.previous.state_dict()
-        return {"mean_weight": self.mean_weight, "round": self.round, "previous": prev}
+        return {"mean_weight": self.mean_weight, "round": self.round, "previous": prev,
+                "snapshots": self.snapshots}
 
     def load_state_dict(self, state: dict) -> None:
         self.mean_weight = list(state["mean_weight"])
+        self.snapshots = dict(state.get("snapshots", {}))
         self._pending = state  # the student copy is rebuilt once the model is known
 
     def setup_resume(self, trainer: Trainer) -> None:

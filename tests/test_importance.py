@@ -164,3 +164,41 @@ def test_downsized_copies_for_the_291_augmentation():
     assert np.abs(out[2].astype(float) - ref).max() <= 0.5 + 1e-4
     with pytest.raises(SRLibError):
         downsized_copies([img], (1.5,))
+
+
+def test_uniform_control_and_round_snapshots(data, tmp_path):
+    """init='one' keeps every weight at 1 under the same rounds; each finished round's
+    student is kept, and survives a resume from the checkpoint."""
+    torch.manual_seed(0)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    control = AdaptiveImportance(None, rounds=3, init="one", lr_step=1, lr_gamma=0.5)
+    cfg = TrainConfig(iterations=6, batch_size=2, lr_patch=8, loss="l2", lr=1e-3, log_every=1,
+                      progress=False, ckpt_path=str(tmp_path / "c.pt"), ckpt_every=3)
+    trainer = Trainer(student, data, cfg, hooks=[control])
+    trainer.fit()
+    assert [w for _, _, w in control.mean_weight] == [1.0] * 6
+    assert control.previous is None and sorted(control.snapshots) == [0, 1]
+    assert trainer.current_lr == pytest.approx(1e-3 * 0.5)  # restarted at round 2's start
+    first = control.student_at(student, 0)
+    assert not torch.equal(first.body[0].weight, student.body[0].weight)
+    with pytest.raises(SRLibError):
+        control.student_at(student, 2)
+
+    torch.manual_seed(0)
+    again = build("vdsr", scale=2, width=4, depth=4)
+    hook = AdaptiveImportance(None, rounds=3, init="one", lr_step=1, lr_gamma=0.5)
+    Trainer(again, data, cfg, hooks=[hook]).fit()  # resumes from the finished checkpoint
+    assert sorted(hook.snapshots) == [0, 1]
+    torch.testing.assert_close(hook.snapshots[0], control.snapshots[0])
+
+
+def test_snapshots_are_the_students_that_set_the_next_rounds_weights(data):
+    torch.manual_seed(0)
+    teacher = build("vdsr", scale=2, width=8, depth=4)
+    student = build("vdsr", scale=2, width=4, depth=4)
+    hook = AdaptiveImportance(teacher, rounds=2)
+    cfg = TrainConfig(iterations=4, batch_size=2, lr_patch=8, loss="l2", lr=1e-3,
+                      progress=False)
+    Trainer(student, data, cfg, hooks=[hook]).fit()
+    for k, v in hook.previous.state_dict().items():
+        torch.testing.assert_close(v, hook.snapshots[0][k])
