@@ -149,6 +149,19 @@ class AdaptiveImportance(Hook):
         student.load_state_dict(self.snapshots[t])
         return student
 
+    def importance_at(self, model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, t: int
+                      ) -> torch.Tensor:
+        """The importance round ``t`` gives the pixels of ``(lr, hr)``, from the kept
+        snapshots (for maps and figures after training; the hook's state is left as it was)."""
+        saved = self.round, self.previous
+        try:
+            self.round = t
+            self.previous = (self.student_at(model, t - 1)
+                             if t >= 1 and self.init != "one" else None)
+            return self.importance(lr, hr)
+        finally:
+            self.round, self.previous = saved
+
     def state_dict(self) -> dict:
         prev = None if self.previous is None else self.previous.state_dict()
         return {"mean_weight": self.mean_weight, "round": self.round, "previous": prev,

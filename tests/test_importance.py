@@ -202,3 +202,11 @@ def test_snapshots_are_the_students_that_set_the_next_rounds_weights(data):
     Trainer(student, data, cfg, hooks=[hook]).fit()
     for k, v in hook.previous.state_dict().items():
         torch.testing.assert_close(v, hook.snapshots[0][k])
+    batch = data.batch(2, 8, 0, 0)
+    lr, hr = batch["lr"], batch["hr"]
+    g = teacher_importance((teacher(lr) - hr).abs())
+    torch.testing.assert_close(hook.importance_at(student, lr, hr, 0), g)
+    d = 10 * (hook.student_at(student, 0)(lr) - hr).abs()
+    torch.testing.assert_close(hook.importance_at(student, lr, hr, 1),
+                               importance_update(g, d, 0.15))
+    assert hook.round == 1 and hook.previous is not None  # left as it was
