@@ -155,3 +155,30 @@ def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
     except ImportError:
         print(text)
     return text
+
+
+class Scoreboard:
+    """Memoised ``(Y-PSNR, SSIM)`` of trained networks on the benchmark sets.
+
+    A chapter scores the same network in several tables and figures; evaluation is the slow part
+    of re-running those cells, so each ``(key, scale, set)`` is computed once. ``key`` names the
+    trained network (its weights must not change under the same key). Multi-scale networks
+    (those with ``at_scale``) are scored at the requested scale.
+    """
+
+    def __init__(self, data: dict[str, list[Path]], sets: list[str]) -> None:
+        self.data, self.sets = data, list(sets)
+        self.results: dict[tuple[str, int, str], tuple[float, float]] = {}
+
+    def __call__(self, model: torch.nn.Module, key: str, scale: int = 2,
+                 sets: list[str] | None = None) -> dict[str, tuple[float, float]]:
+        from .evaluate import evaluate
+
+        out = {}
+        for name in sets or self.sets:
+            if (key, scale, name) not in self.results:
+                net = model.at_scale(scale) if hasattr(model, "at_scale") else model
+                r = evaluate(net, benchmark_set(name, scale, self.data), progress=False)
+                self.results[key, scale, name] = (r.mean_psnr, r.mean_ssim)
+            out[name] = self.results[key, scale, name]
+        return out

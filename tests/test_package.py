@@ -69,3 +69,41 @@ def test_benchmark_set_uses_files_caches_and_falls_back(tmp_path, capsys):
     fallback = benchmark_set("Set14", 2, {})
     assert "Set14 missing" in capsys.readouterr().out
     assert fallback.names == ["astronaut", "coffee", "chelsea", "rocket"]
+
+
+def test_scoreboard_scores_each_network_once_per_scale_and_set(tmp_path):
+    import numpy as np
+    import torch
+
+    from sr_lib.evaluate import evaluate
+    from sr_lib.imageio import write_image
+    from sr_lib.models import build
+    from sr_lib.notebook import Scoreboard, benchmark_set
+
+    g = np.random.default_rng(0)
+    files = [tmp_path / f"t{i}.png" for i in range(2)]
+    for f in files:
+        write_image(f, g.integers(0, 256, (36, 36, 3), dtype=np.uint8))
+    data = {"Toy": files}
+    calls = []
+
+    class Counting(torch.nn.Module):
+        def __init__(self, net):
+            super().__init__()
+            self.net, self.scale, self.in_channels = net, net.scale, net.in_channels
+            self.any_channels = getattr(net, "any_channels", False)
+
+        def forward(self, x):
+            calls.append(1)
+            return self.net(x)
+
+    net = Counting(build("bicubic", scale=2, in_channels=1))
+    board = Scoreboard(data, ["Toy"])
+    first = board(net, "bicubic", 2)
+    n = len(calls)
+    assert n == 2 and board(net, "bicubic", 2) == first and len(calls) == n
+    ref = evaluate(build("bicubic", scale=2, in_channels=1), benchmark_set("Toy", 2, data),
+                   progress=False)
+    assert first["Toy"] == (ref.mean_psnr, ref.mean_ssim)
+    vdsr = build("vdsr", scale=2, width=4, depth=4)
+    assert board(vdsr, "vdsr", 3)["Toy"] == board(vdsr.at_scale(3), "vdsr-x3", 3)["Toy"]
