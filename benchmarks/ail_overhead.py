@@ -14,15 +14,14 @@ text is written to FILE.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
 import torch
+from common import header, report, synchronizer
 
 from sr_lib.complexity import count_params
-from sr_lib.device import hardware_summary, pick_device
+from sr_lib.device import pick_device
 from sr_lib.importance import AdaptiveImportance, Distillation
 from sr_lib.models import build
 from sr_lib.train import Hook, TrainConfig, Trainer
@@ -51,7 +50,7 @@ def median_step_ms(width: int, hooks: list[Hook], args, device: torch.device,
                       lr_patch=args.lr_patch, loss="l2", reduction="sum", optimizer="sgd",
                       lr=0.1, grad_clip=0.4, device=str(device), progress=False)
     trainer = Trainer(model, RandomPatches(2), cfg, hooks)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     times = []
     for i in range(skip + args.repeats + 1):
         batch = trainer.next_batch()
@@ -77,9 +76,7 @@ def main() -> None:
     device = pick_device(args.device)
     teacher = build("vdsr", scale=2).to(device)
     student_params = count_params(build("vdsr", scale=2, width=args.width))
-    lines = [f"hardware: {hardware_summary(device)}; torch {torch.__version__}; "
-             f"Python {platform.python_version()}; threads {torch.get_num_threads()}, "
-             f"cores {os.cpu_count()}",
+    lines = [header(device),
              f"student VDSR-f{args.width} ({student_params:,} parameters), teacher VDSR "
              f"({count_params(teacher):,}); x2, batch {args.batch}, HR patches "
              f"{2 * args.lr_patch}x{2 * args.lr_patch}, median of {args.repeats} steps", "",
@@ -99,11 +96,7 @@ def main() -> None:
         ms = median_step_ms(args.width, make_hooks(), args, device, skip=skip)
         plain = plain or ms
         lines.append(f"| {name} | {ms:.1f} | {ms / plain:.2f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import statistics
 import time
 
 import torch
+from common import report, synchronizer
 
 from sr_lib import catalog
 from sr_lib.degrade import Degradation
@@ -24,7 +25,7 @@ from sr_lib.train import TrainConfig, Trainer
 
 
 def timed(fn, device, repeats=5):
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     fn()
     sync()
     times = []
@@ -81,11 +82,7 @@ def main() -> None:
         except catalog.DatasetNotFoundError as exc:
             lines += ["", f"(291 not measured: {exc})"]
     lines.append(f"\nthreads: {torch.get_num_threads()}, cores: {os.cpu_count()}")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+    report(lines, args.out)
 
 
 if __name__ == "__main__":
