@@ -1,4 +1,4 @@
-"""Command line: ``python -m sr_lib {eval,params,upscale,train,datasets} ...``.
+"""Command line: ``python -m sr_lib {eval,params,upscale,train,convert,datasets} ...``.
 
 Every user error is printed as one line starting with ``error:`` and exits with status 2.
 """
@@ -115,10 +115,10 @@ def cmd_params(args, extra) -> int:
 
 def cmd_upscale(args, extra) -> int:
     from .evaluate import super_resolve
-    from .imageio import read_image, to_rgb, uint8_to_tensor, write_image
+    from .imageio import read_image, uint8_to_tensor, write_image
 
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
-    image = uint8_to_tensor(to_rgb(read_image(args.input)))
+    image = uint8_to_tensor(read_image(args.input))  # a grayscale file stays grayscale
     sr = super_resolve(model.eval(), image, tile=args.tile, ensemble=args.ensemble)
     write_image(args.output, sr.clamp(0, 1))
     print(f"wrote {args.output} ({sr.shape[-1]}x{sr.shape[-2]})")
@@ -151,6 +151,25 @@ def cmd_train(args, extra) -> int:
     if history.val_psnr:
         msg += f"; validation PSNR {history.val_psnr[-1]:.2f} dB"
     print(msg)
+    return 0
+
+
+def cmd_convert(args, extra) -> int:
+    from .foreign import convert
+    from .models import build
+    from .train import save_weights
+
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise SRLibError("convert writes a new file; give an OUTPUT path other than the input")
+    conv = convert(args.input)
+    model = build(conv.model, scale=conv.scale or 2, **conv.options)
+    model.load_state_dict(conv.state_dict)  # proves the converted names and shapes fit
+    save_weights(model, args.output, name=conv.model, scale=conv.scale, options=conv.options,
+                 source=f"{conv.source}: {Path(args.input).name}")
+    opts = " ".join(f"--{k} {v}" for k, v in conv.options.items())
+    scale = f"x{conv.scale}" if conv.scale else "any scale (trained on several)"
+    print(f"wrote {args.output}: {conv.source}, model {conv.model} {opts}, {scale}; load it "
+          f"with --model {conv.model} {opts} --weights {args.output}")
     return 0
 
 
@@ -227,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device")
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("convert", help="turn an author's released checkpoint into plain weights")
+    c.add_argument("input", help="a foreign .pth file (read without running code it names)")
+    c.add_argument("output", help="where to write the weights_only-loadable state dict")
+    c.set_defaults(func=cmd_convert)
 
     d = sub.add_parser("datasets", help="list the standard datasets and whether they are found")
     d.add_argument("--root")

@@ -20,7 +20,7 @@ import torch
 from .color import rgb_to_y
 from .degrade import Degradation, modcrop
 from .errors import SRLibError
-from .imageio import list_images, read_image, to_rgb
+from .imageio import list_images, read_image
 
 Batch = dict
 
@@ -41,10 +41,14 @@ def dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def _to_uint8_tensor(image: np.ndarray, channels: str) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-    if channels == "y":
-        y = rgb_to_y(t.float().div(255.0)) if t.shape[0] == 3 else t.float().div(255.0)
-        return y.mul(255.0).round().to(torch.uint8)
+    """uint8 (H, W, C) -> (C', H, W): Y for ``"y"``; a grayscale image keeps its one channel."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 3):
+        raise SRLibError(
+            f"SRDataset takes uint8 (H, W, 1|3) images, got dtype {image.dtype} and shape "
+            f"{image.shape}; convert float images with (x * 255).round().astype(np.uint8)")
+    t = torch.from_numpy(np.array(image.transpose(2, 0, 1)))  # a copy: inputs may be read-only
+    if channels == "y" and t.shape[0] == 3:
+        return rgb_to_y(t.float().div(255.0)).mul(255.0).round().to(torch.uint8)
     return t
 
 
@@ -56,8 +60,12 @@ class SRDataset:
         scale: the upscaling factor.
         degradation: a :class:`Degradation` or its name (``"BI"``, ``"BD"``, ``"DN"``,
             ``"nearest"``).
-        channels: ``"rgb"`` (grayscale files are replicated to RGB) or ``"y"`` (the HR Y
-            channel, rounded to 8 bits, is degraded: the VDSR / AIL convention).
+        channels: ``"rgb"`` or ``"y"`` (the HR Y channel, rounded to 8 bits, is degraded: the
+            VDSR / AIL convention). Either way a grayscale image (Set14's ``bridge``) keeps its
+            single channel: it is degraded and scored on that channel, as the MATLAB scripts
+            behind the literature's tables do. Training batches of an ``"rgb"`` set replicate
+            it to three channels; :func:`~sr_lib.evaluate.super_resolve` reduces a 3-channel
+            model's output on it back to one (see :func:`~sr_lib.color.rgb_to_gray`).
         cache_dir: if given, the LR images are saved there and reused across sessions.
         names: names of the images when ``images`` are arrays.
     """
@@ -89,8 +97,6 @@ class SRDataset:
                 arr, name = item, (names[i] if names else f"image{i:03d}")
             else:
                 arr, name = read_image(item), Path(item).stem
-            if channels == "rgb":
-                arr = to_rgb(arr)
             arrays.append(arr)
             self.names.append(name)
         self.hr = [modcrop(_to_uint8_tensor(a, channels), scale) for a in arrays]
@@ -98,13 +104,12 @@ class SRDataset:
 
     def _make_lr(self, cache_dir: str | Path | None) -> list[torch.Tensor]:
         d = self.degradation
-        tag = f"{d.kind}_x{d.scale}_{self.channels}_n{d.noise_sigma:g}"
+        tag = f"{d.kind}_x{d.scale}_{self.channels}_n{d.noise_sigma:g}_v2"  # v2: gray stays 1-ch
         cache = Path(cache_dir) / f"{tag}.pt" if cache_dir else None
         if cache is not None and cache.exists():
             stored = torch.load(cache, weights_only=True)
-            if stored["names"] == self.names and [tuple(t.shape) for t in stored["hr_shapes"]] == [
-                tuple(h.shape) for h in self.hr
-            ]:
+            shapes = [tuple(t.tolist()) for t in stored["hr_shapes"]]
+            if stored["names"] == self.names and shapes == [tuple(h.shape) for h in self.hr]:
                 return stored["lr"]
         gen = torch.Generator().manual_seed(0)
         lr = []
@@ -123,7 +128,9 @@ class SRDataset:
         return len(self.hr)
 
     def __getitem__(self, i: int) -> Batch:
-        """Whole image ``i`` as float tensors in [0, 1]: {'lr', 'hr', 'name', 'scale'}."""
+        """Whole image ``i`` as float tensors in [0, 1]: {'lr', 'hr', 'name', 'scale'}.
+
+        A grayscale image comes back with one channel, whatever ``channels`` is."""
         return {
             "lr": self.lr[i].float().div(255.0),
             "hr": self.hr[i].float().div(255.0),
@@ -169,6 +176,8 @@ class SRDataset:
             x = int(torch.randint(lr.shape[-1] - lr_patch + 1, (1,), generator=gen))
             lp = lr[:, y : y + lr_patch, x : x + lr_patch]
             hp = hr[:, y * s : (y + lr_patch) * s, x * s : (x + lr_patch) * s]
+            if self.channels == "rgb" and lp.shape[0] == 1:  # a grayscale image in an RGB set
+                lp, hp = lp.expand(3, -1, -1), hp.expand(3, -1, -1)
             if augment:
                 k = int(torch.randint(8, (1,), generator=gen))
                 lp, hp = dihedral(lp, k), dihedral(hp, k)
@@ -263,7 +272,7 @@ def downsized_copies(images: Sequence[str | Path | np.ndarray],
 
     if not factors or any(not 0 < f <= 1 for f in factors):
         raise SRLibError(f"down-sizing factors must be in (0, 1], got {list(factors)}")
-    arrays = [to_rgb(read_image(i)) if not isinstance(i, np.ndarray) else i for i in images]
+    arrays = [read_image(i) if not isinstance(i, np.ndarray) else i for i in images]
     out = []
     for f in factors:
         for a in arrays:

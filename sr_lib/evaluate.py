@@ -2,7 +2,10 @@
 
 ``evaluate`` follows the literature's protocol (see :mod:`sr_lib.metrics`): PSNR/SSIM on Y with
 ``shave = scale``, output quantised to 8 bits. A one-channel (Y) model evaluated on RGB data
-is run on the Y channel of the LR image and scored against the Y channel of the HR image.
+is run on the Y channel of the LR image and scored against the Y channel of the HR image. A
+grayscale image is always scored on its own single channel (never on the Y of a replicated
+RGB copy, which would shrink its errors by 219/255): a three-channel model sees it replicated
+and its output is reduced back to one channel (:func:`~sr_lib.color.rgb_to_gray`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from .color import rgb_to_gray, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .datasets import SRDataset, dihedral, dihedral_inverse
 from .device import pick_device
 from .errors import SRLibError
@@ -65,6 +68,9 @@ def super_resolve(
     """Upscale a [0, 1] image (C, H, W) or batch (N, C, H, W) with ``model``.
 
     RGB images given to a one-channel model are upscaled on Y, with Cb/Cr upscaled bicubically.
+    A grayscale (one-channel) image given to a three-channel model is replicated to RGB and the
+    output is reduced back to one channel with :func:`~sr_lib.color.rgb_to_gray`, so a grey
+    image comes back grey and is scored on its own channel, as in the literature.
     """
     single = lr.dim() == 3
     x = lr[None] if single else lr
@@ -74,12 +80,12 @@ def super_resolve(
     in_ch = getattr(model, "in_channels", x.shape[1])
     if getattr(model, "any_channels", False):  # interpolation works on any channel count
         in_ch = x.shape[1]
-    ycc = None
+    ycc, gray = None, False
     if in_ch == 1 and x.shape[1] == 3:
         ycc = rgb_to_ycbcr(x)
         x = ycc[:, :1]
     elif in_ch == 3 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
+        x, gray = x.expand(-1, 3, -1, -1), True
     elif in_ch != x.shape[1]:
         raise SRLibError(f"model takes {in_ch} channels, image has {x.shape[1]}")
 
@@ -89,6 +95,8 @@ def super_resolve(
     out = self_ensemble(run, x) if ensemble else run(x)
     if ycc is not None:
         out = ycbcr_to_rgb(torch.cat([out, imresize(ycc[:, 1:], scale)], 1))
+    elif gray:
+        out = rgb_to_gray(out)
     return out[0] if single else out
 
 
@@ -191,10 +199,16 @@ def evaluate_iterations(
     for i in tqdm(range(len(data)), desc="eval x(k)", disable=not progress, leave=False):
         item = data[i]
         lr = item["lr"][None].to(device)
+        gray = lr.shape[1] == 1 and getattr(model, "in_channels", 1) == 3
+        if gray:  # grayscale image, RGB model: replicate in, reduce out (as super_resolve)
+            lr = lr.expand(-1, 3, -1, -1)
+
         def all_estimates(t: torch.Tensor) -> torch.Tensor:
             return torch.stack(model(t, return_all=True))  # (K, 1, C, H, W)
 
         per_k = self_ensemble(all_estimates, lr) if ensemble else all_estimates(lr)
+        if gray:
+            per_k = rgb_to_gray(per_k)
         if results is None:
             results = [EvalResult(scale) for _ in per_k]
         for res, out in zip(results, per_k):

@@ -83,7 +83,7 @@ def uint8_to_tensor(image: np.ndarray) -> torch.Tensor:
         raise SRLibError(f"expected a uint8 image, got dtype {image.dtype}")
     if image.ndim == 2:
         image = image[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float().div_(255.0)
+    return torch.from_numpy(np.array(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .datasets import MultiScaleData, SRDataset, downsized_copies, epoch_iterations
 from .errors import SRLibError
@@ -77,3 +78,50 @@ def vdsr_config(iterations: int, scale: int = 2, batch_size: int = 128, decay_ev
         gamma=0.1)
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def ail_test_data(mat_dir: str | Path, scale: int) -> list[dict]:
+    """The AIL authors' MATLAB-prepared test images (``<mat_dir>/<scale>/<name>_GT.mat`` and
+    ``<name>_x<scale>.mat``, as in pytorch-vdsr's test data): per image, the ground-truth Y and
+    the MATLAB bicubic down-then-up Y, both unrounded floats in [0, 1], (H, W) tensors. Images
+    whose input file is missing are left out (``baby`` in the stored copy)."""
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise SRLibError("reading .mat files needs scipy: pip install scipy") from None
+    folder = Path(mat_dir) / str(scale)
+    gts = sorted(folder.glob("*_GT.mat"))
+    if not gts:
+        raise SRLibError(f"no *_GT.mat files in {folder}; expected the AIL release's Set5_mat")
+    items = []
+    for gt in gts:
+        name = gt.name[: -len("_GT.mat")]
+        inp = folder / f"{name}_x{scale}.mat"
+        if not inp.is_file():
+            continue
+        y_gt = loadmat(gt)["im_gt_ycbcr"][:, :, 0]
+        y_in = loadmat(inp)["im_b_ycbcr"][:, :, 0]
+        items.append({"name": name, "gt": torch.from_numpy(np.array(y_gt, dtype=np.float64)),
+                      "input": torch.from_numpy(np.array(y_in, dtype=np.float64))})
+    return items
+
+
+@torch.no_grad()
+def score_like_ail_test(model: torch.nn.Module, items: list[dict], scale: int) -> dict[str, float]:
+    """PSNR per image as the AIL / pytorch-vdsr test script computes it: the network on the
+    MATLAB-upsampled Y (``model.refine``), output clipped to [0, 1] but not rounded to 8 bits,
+    Y against unrounded ground-truth Y, ``shave = scale``. Compare with :func:`sr_lib.evaluate`
+    (LR rounded to 8 bits, output quantised) to see what the protocol alone changes."""
+    from .metrics import psnr
+
+    if not hasattr(model, "refine"):
+        raise SRLibError("score_like_ail_test needs a pre-upsampling model with .refine (VDSR)")
+    device = next(model.parameters()).device
+    model.eval()
+    out = {}
+    for item in items:
+        x = item["input"].float()[None, None].to(device)
+        sr = model.refine(x).clamp(0, 1).double().cpu()[0]
+        out[item["name"]] = psnr(sr, item["gt"][None], shave=scale, y_channel=False,
+                                 do_quantize=False)
+    return out

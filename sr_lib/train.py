@@ -417,13 +417,32 @@ def save_weights(model: nn.Module, path: str | Path, **meta) -> None:
 
 
 def load_weights(model: nn.Module, path: str | Path) -> dict:
-    """Load weights saved by :func:`save_weights` or a trainer checkpoint; returns the meta."""
+    """Load weights saved by :func:`save_weights` or a trainer checkpoint; returns the meta.
+
+    A file ``torch.load(weights_only=True)`` refuses (an author's whole pickled model, e.g. the
+    AIL release) is read by :func:`sr_lib.foreign.load_foreign`, which never runs code named
+    by the file and accepts only layouts it recognises.
+    """
     if not Path(path).is_file():
         raise SRLibError(f"weights file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem gets the same advice
-        raise SRLibError(f"{path} is not a weights file sr_lib can read: {exc}") from None
+        from .foreign import CheckpointMismatch, load_foreign
+
+        try:
+            conv = load_foreign(model, path)
+        except CheckpointMismatch:
+            raise
+        except SRLibError as foreign_exc:
+            raise SRLibError(f"{path} is not a weights file sr_lib can read (torch.load with "
+                             f"weights_only=True: {type(exc).__name__}; as a foreign "
+                             f"checkpoint: {foreign_exc})") from None
+        return {"name": conv.model, "options": conv.options, "source": conv.source,
+                "scale": conv.scale}
+    if not isinstance(state, dict):
+        raise SRLibError(f"{path} holds a {type(state).__name__}, not a dict of weights; save "
+                         "weights with sr_lib.train.save_weights or torch.save(model.state_dict())")
     weights = state.get("state_dict") or state.get("model") or state
     try:
         model.load_state_dict(weights)

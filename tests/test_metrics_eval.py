@@ -4,15 +4,21 @@ import pytest
 import torch
 
 from sr_lib import catalog
+from sr_lib.color import rgb_to_gray, rgb_to_y
 from sr_lib.datasets import SRDataset
 from sr_lib.errors import SRLibError
 from sr_lib.evaluate import evaluate, forward_tiled, self_ensemble, super_resolve
 from sr_lib.imageio import quantize
 from sr_lib.metrics import psnr, ssim
 from sr_lib.models import build
+from sr_lib.resize import imresize
 
-# Literature bicubic row on Set5 (e.g. VDSR / EDSR / RCAN tables): PSNR, SSIM
-SET5_BICUBIC = {2: (33.66, 0.9299), 3: (30.39, 0.8682), 4: (28.42, 0.8104)}
+# The standard MATLAB bicubic rows most SR papers print (VDSR, EDSR, RCAN, ...): PSNR, SSIM.
+STANDARD_BICUBIC = {
+    ("Set5", 2): (33.66, 0.9299), ("Set5", 3): (30.39, 0.8682), ("Set5", 4): (28.42, 0.8104),
+    ("Set14", 2): (30.24, 0.8688), ("Set14", 3): (27.55, 0.7742), ("Set14", 4): (26.00, 0.7027),
+    ("B100", 2): (29.56, 0.8431), ("B100", 3): (27.21, 0.7385), ("B100", 4): (25.96, 0.6675),
+}
 
 
 def test_psnr_known_value():
@@ -50,13 +56,42 @@ def test_metric_errors():
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_set5_bicubic_anchor(data_root, scale):
-    result = evaluate(build("bicubic", scale=scale), catalog.load("Set5", scale, data_root),
+@pytest.mark.parametrize("name,scale", sorted(STANDARD_BICUBIC))
+def test_standard_bicubic_table(data_root, name, scale):
+    """All nine cells of the literature's bicubic table (Set14 holds the grayscale bridge)."""
+    result = evaluate(build("bicubic", scale=scale), catalog.load(name, scale, data_root),
                       progress=False)
-    p, s = SET5_BICUBIC[scale]
-    assert abs(result.mean_psnr - p) <= 0.03
-    assert abs(result.mean_ssim - s) <= 0.002
+    p, s = STANDARD_BICUBIC[name, scale]
+    assert abs(result.mean_psnr - p) <= 0.03, (name, scale, result.mean_psnr)
+    assert abs(result.mean_ssim - s) <= 0.002, (name, scale, result.mean_ssim)
+
+
+@pytest.mark.data
+def test_grayscale_image_scored_on_its_own_channel(data_root):
+    """bridge.png is one-channel: its LR/HR stay one channel in an RGB set, and an RGB model's
+    output is reduced back to grey; replicating it and taking Y would add 1.32 dB."""
+    data = catalog.load("Set14", 2, data_root, channels="rgb")
+    i = data.names.index("bridge")
+    assert data[i]["hr"].shape[0] == 1 and data[i]["lr"].shape[0] == 1
+    one = evaluate(build("bicubic", scale=2), data, progress=False).psnr[i]
+    rgb_model = build("bicubic", scale=2, in_channels=3)
+    rgb_model.any_channels = False  # behave like a 3-channel network
+    three = evaluate(rgb_model, data, progress=False).psnr[i]
+    assert three == pytest.approx(one, abs=1e-6)
+    replicated = psnr(imresize(data[i]["lr"], 2).expand(3, -1, -1),
+                      data[i]["hr"].expand(3, -1, -1), shave=2)
+    assert replicated - one == pytest.approx(20 * math.log10(255 / 219), abs=0.02)
+
+
+def test_rgb_model_on_gray_image_returns_gray():
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=8).eval()
+    out = super_resolve(model, torch.rand(1, 12, 10))
+    assert out.shape == (1, 24, 20)
+    rgb = torch.rand(3, 5, 4)
+    assert torch.allclose(rgb_to_gray(rgb.mean(0, keepdim=True).expand(3, -1, -1)),
+                          rgb.mean(0, keepdim=True), atol=1e-6)
+    assert torch.allclose(rgb_to_y(rgb_to_gray(rgb).expand(3, -1, -1)), rgb_to_y(rgb),
+                          atol=1e-6)
 
 
 def test_tiled_equals_full():

@@ -68,7 +68,10 @@ class VDSR(nn.Module):
     takes_scale = True  # one network for x2, x3, x4 (VDSR's mixed-scale training)
 
     def forward(self, x: torch.Tensor, scale: int | None = None) -> torch.Tensor:
-        up = imresize(x, scale or self.scale)
+        return self.refine(imresize(x, scale or self.scale))
+
+    def refine(self, up: torch.Tensor) -> torch.Tensor:
+        """The network on an already upsampled image (the released VDSR code's input)."""
         return up + self.body(up)
 
     def at_scale(self, scale: int) -> ScaleView:
