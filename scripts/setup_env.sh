@@ -24,7 +24,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
   echo "$want" > "$stamp"
 fi
-# The real benchmark sets live beside the checkout when available (never committed).
+# The real benchmark sets and the authors' released weights live beside the checkout when
+# available (never committed).
 if [ -z "${SR_DATA:-}" ] && [ -d "$ROOT/../shared/data/Set5" ]; then
   export SR_DATA="$(cd "$ROOT/../shared/data" && pwd)"
+fi
+if [ -z "${SR_WEIGHTS:-}" ] && [ -d "$ROOT/../shared/weights" ]; then
+  export SR_WEIGHTS="$(cd "$ROOT/../shared/weights" && pwd)"
 fi

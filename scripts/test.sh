@@ -18,21 +18,17 @@ step "ruff"
 ruff check sr_lib tests benchmarks
 
 step "unit tests"
-python -m pytest tests -q
+python -m pytest tests -q -rs   # -rs: say why anything was skipped
 
 [ "${1:-}" = "--quick" ] && exit 0
 
 step "chapters in the smoke profile (papermill, fresh kernels, outputs to a temp folder)"
+# The budget is 240 CPU seconds per chapter (kernel included), so a busy machine cannot fail a
+# correct run; the wall-clock time is printed beside it.
 for nb in notebooks/[0-9][0-9]_*.ipynb; do
-  t0=$SECONDS
-  (cd notebooks && papermill "$(basename "$nb")" "$WORK/$(basename "$nb")" \
-      -p profile smoke --cwd "$WORK" --execution-timeout 600 --no-progress-bar --log-level ERROR)
-  dt=$(( SECONDS - t0 ))
-  echo "$nb: smoke run OK in ${dt} s"
-  if [ "$dt" -gt 240 ]; then
-    echo "FAIL: $nb took ${dt} s in smoke; the budget is 240 s per chapter" >&2
-    exit 1
-  fi
+  (cd notebooks && python "$ROOT/scripts/cpu_budget.py" --budget 240 --label "$nb smoke run" -- \
+      papermill "$(basename "$nb")" "$WORK/$(basename "$nb")" -p profile smoke --cwd "$WORK" \
+      --execution-timeout 1800 --no-progress-bar --log-level ERROR)
 done
 
 step "nbval on the committed notebooks (tagged cells, re-executed in the smoke profile)"

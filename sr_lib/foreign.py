@@ -382,6 +382,24 @@ def load_foreign(model: torch.nn.Module, path: str | Path) -> Converted:
     return conv
 
 
+def find_release(name: str, root: str | Path | None = None) -> Path:
+    """The folder of an author's release (e.g. ``"ail"``): under ``root``, else ``$SR_WEIGHTS``,
+    else a ``weights`` folder beside ``$SR_DATA`` (the layout of ``../shared``)."""
+    import os
+
+    candidates = [Path(root)] if root else []
+    if os.environ.get("SR_WEIGHTS"):
+        candidates.append(Path(os.environ["SR_WEIGHTS"]))
+    if os.environ.get("SR_DATA"):
+        candidates.append(Path(os.environ["SR_DATA"]).parent / "weights")
+    for c in candidates:
+        if (c / name).is_dir():
+            return c / name
+    looked = ", ".join(str(c / name) for c in candidates) or "nowhere (no SR_WEIGHTS, SR_DATA)"
+    raise SRLibError(f"the {name!r} release was not found; looked in: {looked}. Set SR_WEIGHTS "
+                     "to the folder that holds it")
+
+
 def _option(model: torch.nn.Module, key: str):
     """The value of a build option on a model, where it can be read off the layers."""
     if key == "width":

@@ -66,8 +66,30 @@ def test_unsupported_operations_are_refused():
         def forward(self, x):
             return torch.cat([self.a(x), self.b(x)], 1)
 
-    with pytest.raises(SRLibError, match="does not understand"):
+    with pytest.raises(SRLibError, match="concatenation is not supported.*VDSR"):
         analyze(Cat())
+    for name in ("prosr-s", "isrrescnet"):  # dense concatenation, unrolled iterations
+        with pytest.raises(SRLibError, match="EDSR / EDSR-baseline"):
+            analyze(build(name, scale=4))
+
+
+@pytest.mark.parametrize("name", ["vdsr", "srcnn"])
+def test_pre_upsampling_chains_prune(name):
+    """VDSR / SRCNN trace (bicubic upsampling kept whole, ``scale`` fixed); the last conv writes
+    the image and is never pruned; removing zeroed filters leaves the function unchanged."""
+    torch.manual_seed(0)
+    opts = {"width": 8, "depth": 5} if name == "vdsr" else {"n1": 8, "n2": 6}
+    model = build(name, scale=2, **opts).eval()
+    st = analyze(model)
+    convs = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert st.skipped == [convs[-1]] and st.free == convs[:-1] and not st.groups
+    plan = plan_l1(model, st, 0.5)
+    masked = mask(model, plan)
+    small = prune(model, st, plan)
+    x = torch.rand(1, 1, 10, 9)
+    with torch.no_grad():
+        assert torch.allclose(small(x), masked(x), atol=1e-5)
+    assert sum(p.numel() for p in small.parameters()) < sum(p.numel() for p in model.parameters())
 
 
 def test_srp_plan_shares_one_random_set_and_keeps_top_l1_in_free_layers():

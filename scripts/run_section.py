@@ -1,0 +1,69 @@
+"""Execute one marked section of a chapter (plus its set-up cells) and store its outputs.
+
+    python scripts/run_section.py notebooks/05_ail.ipynb paper-scale --profile book
+
+Used when a new section is added to a chapter whose other outputs come from an earlier full
+run: the set-up cells (everything before the first '## ' section, and any cell tagged
+``section-setup``) and the section's cells (metadata ``srbook_section``) run in a fresh kernel
+with papermill; only the section's outputs are written back. The section prints its own run
+banner, so the page says when and where those outputs were produced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebook")
+    ap.add_argument("section")
+    ap.add_argument("--profile", default="book")
+    ap.add_argument("--setup-source", action="append", default=[],
+                    help="also run the code before this marker line of the cell that holds it")
+    args = ap.parse_args()
+    path = Path(args.notebook).resolve()
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    first_section = next(i for i, c in enumerate(cells)
+                         if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("## "))
+    keep = []
+    for i, c in enumerate(cells):
+        tags = c.get("metadata", {}).get("tags", [])
+        if c["cell_type"] != "code" or "injected-parameters" in tags:
+            continue
+        src = "".join(c["source"])
+        if i < first_section or "section-setup" in tags:
+            keep.append(dict(c, outputs=[], execution_count=None))
+        for marker in args.setup_source:
+            if marker in src and c.get("metadata", {}).get("srbook_section") != args.section:
+                head = src[: src.index(marker) + len(marker)]
+                keep.append(dict(c, source=head.splitlines(keepends=True), outputs=[],
+                                 execution_count=None, id=c["id"] + "s",
+                                 metadata={"tags": []}))
+        if c.get("metadata", {}).get("srbook_section") == args.section:
+            keep.append(dict(c, outputs=[], execution_count=None))
+    part = dict(nb, cells=keep)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
+        src.write_text(json.dumps(part))
+        subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "-p", "profile",
+                        args.profile, "--cwd", str(path.parent), "--log-level", "ERROR",
+                        "--execution-timeout", "36000"], check=True)
+        done = {c["id"]: c for c in json.loads(out.read_text())["cells"]}
+    for c in cells:
+        if c.get("metadata", {}).get("srbook_section") == args.section and c["id"] in done:
+            c["outputs"] = done[c["id"]].get("outputs", [])
+            c["execution_count"] = done[c["id"]].get("execution_count")
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote the outputs of section {args.section!r} into {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
