@@ -120,13 +120,16 @@ def _candidates(entry: DatasetInfo, root: Path) -> list[Path]:
 def find(name: str, root: str | Path | None = None) -> list[Path]:
     """Image files of a registered dataset, or a :class:`DatasetNotFoundError` that says where
     we looked and how to get the data."""
+    from . import tiny
+
     entry = info(name)
     if entry.parts:
-        return [f for part in entry.parts for f in find(part, root)]
+        return tiny.files([f for part in entry.parts for f in find(part, root)])
     base = data_root(root)
     if base is None:
         raise DatasetNotFoundError(
-            f"dataset {entry.name}: no data root given; pass root=... or set SR_DATA to the "
+            f"dataset {entry.name}: no data root given; pass root=... (--root on the command "
+            f"line) or set SR_DATA to the "
             f"folder that holds {entry.name}/HR/"
         )
     looked = _candidates(entry, base)
@@ -134,7 +137,7 @@ def find(name: str, root: str | Path | None = None) -> list[Path]:
         if folder.is_dir():
             files = list_images(folder)
             if files:
-                return files
+                return tiny.files(files)
     hint = entry.how_to_get or "sr_lib.catalog.download()"
     raise DatasetNotFoundError(
         f"dataset {entry.name} not found; looked in: {', '.join(str(p) for p in looked)}. "
@@ -182,7 +185,8 @@ def download(
         return data_root(root) or Path(".")
     base = data_root(root)
     if base is None:
-        raise SRLibError("download needs a root folder: pass root=... or set SR_DATA")
+        raise SRLibError("download needs a root folder: pass root=... (--root on the command "
+                         "line) or set SR_DATA")
     target = base / entry.name / "HR"
     if not entry.files:
         if not (allow_unverified and entry.archive_url):
@@ -192,20 +196,28 @@ def download(
                 + (" (or call download(..., allow_unverified=True))" if entry.archive_url else "")
             )
         return _unpack_archive(fetch(entry.archive_url), target)
+    created = [p for p in (target.parent, target) if not p.exists()]
     target.mkdir(parents=True, exist_ok=True)
-    for stem, sha, url in tqdm(entry.files, desc=f"download {entry.name}", unit="img"):
-        dest = target / f"{stem}.png"
-        if dest.exists() and _verified(dest, sha):
-            continue
-        try:
-            with Image.open(io.BytesIO(fetch(url))) as im:
-                im.load()
-                arr = pil_to_uint8(im, source=url)
-        except OSError as exc:
-            raise SRLibError(f"could not fetch or decode {url}: {exc}") from None
-        if pixel_sha256(arr) != sha:
-            raise SRLibError(f"checksum mismatch for {url}: the file differs from the reference")
-        Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(dest)
+    try:
+        for stem, sha, url in tqdm(entry.files, desc=f"download {entry.name}", unit="img"):
+            dest = target / f"{stem}.png"
+            if dest.exists() and _verified(dest, sha):
+                continue
+            try:
+                with Image.open(io.BytesIO(fetch(url))) as im:
+                    im.load()
+                    arr = pil_to_uint8(im, source=url)
+            except OSError as exc:
+                raise SRLibError(f"could not fetch or decode {url}: {exc}") from None
+            if pixel_sha256(arr) != sha:
+                raise SRLibError(f"checksum mismatch for {url}: the file differs from the "
+                                 "reference")
+            Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(dest)
+    except BaseException:
+        for folder in reversed(created):  # a failed first download leaves no empty folder
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     return target
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m sr_lib {eval,params,upscale,train,convert,datasets} ...``.
+"""Command line: python -m sr_lib {eval,params,upscale,train,convert,datasets} ...
 
 Every user error is printed as one line starting with ``error:`` and exits with status 2.
 """

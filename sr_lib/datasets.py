@@ -164,8 +164,11 @@ class SRDataset:
         than the patch are skipped. With ``augment`` each patch gets one of the 8 dihedral
         transforms.
         """
+        from . import tiny
+
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(step))
         s = self.scale
+        lr_patch = tiny.patch(lr_patch)
         usable = self._usable(lr_patch)
         lrs, hrs = [], []
         picks = torch.randint(len(usable), (batch_size,), generator=gen)

@@ -184,6 +184,18 @@ def _atomic_save(obj: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+_ESTIMATE_AFTER = 3  # steps timed before the cost line (the first ones include warm-up)
+_WARN_SECONDS = 600  # runs expected to take longer than this say so up front
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 class Trainer:
     """Train ``model`` on ``data`` (an :class:`~sr_lib.datasets.SRDataset` or anything with the
     same ``batch(batch_size, lr_patch, step, seed, augment)`` method).
@@ -195,7 +207,9 @@ class Trainer:
         self, model: nn.Module, data, config: TrainConfig | None = None,
         hooks: Sequence[Hook] = (), val_data=None,
     ) -> None:
-        self.config = config or TrainConfig()
+        from . import tiny
+
+        self.config = tiny.config(config or TrainConfig())  # SR_LIB_TINY: examples in seconds
         self.model, self.data, self.val_data = model, data, val_data
         self.hooks = list(hooks)
         seed_everything(self.config.seed)
@@ -340,7 +354,8 @@ class Trainer:
         running, count = 0.0, 0
         bar = tqdm(total=c.iterations, initial=self.step, disable=not c.progress,
                    desc="train", dynamic_ncols=True)
-        t0 = time.perf_counter()
+        t0 = t_start = time.perf_counter()
+        start = self.step
         try:
             while self.step < c.iterations:
                 batch = self.next_batch()
@@ -364,6 +379,8 @@ class Trainer:
                     t0 = time.perf_counter()
                     self.save_checkpoint(c.ckpt_path)
                 bar.update(1)
+                if self.step - start == _ESTIMATE_AFTER:
+                    self._say_cost(time.perf_counter() - t_start, start)
         finally:
             bar.close()
         self.history.seconds += time.perf_counter() - t0
@@ -373,6 +390,23 @@ class Trainer:
         if c.ckpt_path:
             self.save_checkpoint(c.ckpt_path)
         return self.history
+
+    def _say_cost(self, seconds: float, start: int) -> None:
+        """One line, before a long run gets going: the time it will take at the measured speed
+        and the process's peak memory, with what to change for a quick try."""
+        left = self.config.iterations - self.step
+        total = seconds / max(1, self.step - start) * left
+        if total < _WARN_SECONDS:
+            return
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak_gb = peak / 2**30 if sys.platform == "darwin" else peak / 2**20  # bytes vs KiB
+        tqdm.write(f"[cost] {left:,} more iterations on {self.device.type} will take about "
+                   f"{_duration(total)} at the speed of the first {self.step - start} "
+                   f"(peak memory so far {peak_gb:.1f} GB); for a quick try lower iterations, "
+                   "use a smaller profile, or set SR_LIB_TINY=1")
 
     # -- checkpoints ----------------------------------------------------------------------
     def state_dict(self) -> dict:

@@ -97,6 +97,19 @@ def test_download_verifies_checksums(tmp_path, data_root):
         catalog.download("Urban100", tmp_path)
 
 
+def test_failed_first_download_leaves_no_empty_folder(tmp_path, monkeypatch):
+    def offline(url):
+        raise OSError("network is unreachable")
+
+    with pytest.raises(SRLibError, match="could not fetch"):
+        catalog.download("Set5", tmp_path, fetch=offline)
+    assert not (tmp_path / "Set5").exists()
+    monkeypatch.delenv("SR_DATA", raising=False)
+    if catalog.data_root(None) is None:  # the message names the CLI flag too
+        with pytest.raises(SRLibError, match="--root"):
+            catalog.download("Set5", None, fetch=offline)
+
+
 @pytest.mark.data
 def test_real_sets_verify(data_root):
     for name in ("Set5", "Set14", "B100", "T91", "BSD200"):

@@ -214,3 +214,34 @@ def test_losses_and_config_errors():
     for bad in ({"loss": "l3"}, {"scheduler": "warm"}, {"optimizer": "lion"}):
         with pytest.raises(SRLibError):
             TrainConfig(**bad)
+
+
+def test_long_runs_say_their_cost_up_front(monkeypatch, capsys, small_images):
+    """After a few timed steps, a run expected to be long prints one line with its estimate."""
+    from sr_lib import train as train_mod
+
+    data = SRDataset(small_images, 2)
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4)
+    cfg = TrainConfig(iterations=6, batch_size=2, lr_patch=8, progress=False)
+    monkeypatch.setattr(train_mod, "_WARN_SECONDS", 0.0)
+    Trainer(model, data, cfg).fit()
+    out = capsys.readouterr().out
+    assert "[cost] 3 more iterations on cpu will take about" in out and "SR_LIB_TINY" in out
+    monkeypatch.setattr(train_mod, "_WARN_SECONDS", 1e9)
+    Trainer(model, data, TrainConfig(iterations=6, batch_size=2, lr_patch=8,
+                                     progress=False)).fit()
+    assert "[cost]" not in capsys.readouterr().out
+
+
+def test_tiny_mode_caps_runs_and_only_when_set(monkeypatch, small_images):
+    data = SRDataset(small_images, 2)
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4)
+    cfg = TrainConfig(iterations=500, batch_size=16, lr_patch=24, ckpt_every=50, progress=False)
+    monkeypatch.delenv("SR_LIB_TINY", raising=False)
+    assert Trainer(model, data, cfg).config.iterations == 500
+    monkeypatch.setenv("SR_LIB_TINY", "1")
+    tr = Trainer(model, data, cfg)
+    assert (tr.config.iterations, tr.config.batch_size, tr.config.lr_patch) == (2, 2, 8)
+    assert data.batch(4, 24, 0)["lr"].shape[-1] == 8
+    tr.fit()
+    assert tr.step == 2 and cfg.iterations == 500  # the caller's config is left alone

@@ -49,6 +49,9 @@ def greedy_select(
     ``per_step`` channels are added per gradient (1 in the paper; more is faster)."""
     if per_step < 1 or batches < 1:
         raise SRLibError("per_step and batches must be >= 1")
+    from .. import tiny
+
+    per_step, batch_size, update_steps = tiny.greedy(per_step, batch_size, update_steps)
     original = copy.deepcopy(model).eval()
     for p in original.parameters():
         p.requires_grad_(False)
