@@ -14,6 +14,38 @@ from pathlib import Path
 from .errors import SRLibError
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _positive_int(text) if text.strip() != "0" else 0
+    return value
+
+
+def _scale(text: str) -> int:
+    value = _positive_int(text)
+    if not 2 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"scale must be between 2 and 16, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value == value and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
 def _parse_options(extra: list[str]) -> dict:
     """``--width 13 --attention false`` -> {'width': 13, 'attention': False}."""
     out: dict = {}
@@ -84,12 +116,15 @@ def cmd_eval(args, extra) -> int:
     if args.json:
         out = result.as_dict()
         out.update(model=args.model, data=str(args.data), shave=args.scale, channel="Y")
-        print(json.dumps(out))
+        print(json.dumps(out, allow_nan=False))
     else:
         for n, p, s in zip(result.names, result.psnr, result.ssim):
             print(f"{n:20s} {p:7.3f} dB  {s:.4f}")
         print(f"mean ({result.scale}x, {len(result.names)} images, Y, shave {args.scale}): "
               f"PSNR {result.mean_psnr:.3f} dB  SSIM {result.mean_ssim:.4f}")
+    if result.perfect:
+        print(f"note: {len(result.perfect)} image(s) reproduced exactly (infinite PSNR), left "
+              f"out of the mean PSNR: {', '.join(result.perfect)}", file=sys.stderr)
     return 0
 
 
@@ -117,20 +152,26 @@ def cmd_upscale(args, extra) -> int:
     from .evaluate import super_resolve
     from .imageio import read_image, uint8_to_tensor, write_image
 
+    src, dst = Path(args.input), Path(args.output)
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise SRLibError(f"the output {dst} is the input image; choose another output name")
+    if dst.exists() and not args.overwrite:
+        raise SRLibError(f"{dst} exists; pass --overwrite to replace it, or choose another name")
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
     image = uint8_to_tensor(read_image(args.input))  # a grayscale file stays grayscale
     sr = super_resolve(model.eval(), image, tile=args.tile, ensemble=args.ensemble)
-    write_image(args.output, sr.clamp(0, 1))
+    write_image(args.output, sr.clamp(0, 1))  # through a temporary file, then renamed
     print(f"wrote {args.output} ({sr.shape[-1]}x{sr.shape[-2]})")
     return 0
 
 
 def cmd_train(args, extra) -> int:
+    from .device import seed_everything
+    from .models import build
     from .train import TrainConfig, Trainer, load_weights, save_weights
 
     options = _parse_options(extra)
-    from .models import build
-
+    seed_everything(args.seed)  # before the model exists: its initial weights follow --seed
     model = build(args.model, scale=args.scale, **options)
     if args.init:
         load_weights(model, args.init)
@@ -144,8 +185,10 @@ def cmd_train(args, extra) -> int:
         loss=args.loss, scheduler=args.scheduler, step_size=args.step_size,
         val_every=args.val_every, ckpt_every=args.ckpt_every,
         ckpt_path=str(out / "checkpoint.pt"), device=args.device, seed=args.seed,
+        grad_clip=args.grad_clip,
     )
-    history = Trainer(model, data, config, val_data=val).fit(resume=True)
+    trainer = Trainer(model, data, config, val_data=val)
+    history = trainer.fit(resume=not args.restart, overrides=args.override)
     save_weights(model, out / "weights.pt", name=args.model, scale=args.scale, options=options)
     msg = f"trained {args.iterations} iterations in {history.seconds:.0f} s; weights: {out}"
     if history.val_psnr:
@@ -188,29 +231,31 @@ def cmd_datasets(args, extra) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sr_lib", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m sr_lib", description=__doc__.splitlines()[0],
+                                epilog="--debug (anywhere): show the full traceback of an "
+                                       "internal error")
     sub = p.add_subparsers(dest="command", required=True)
 
     e = sub.add_parser("eval", help="PSNR/SSIM (Y, shave = scale) of a model on HR images")
     e.add_argument("--model", required=True, help="registered model name, e.g. bicubic")
-    e.add_argument("--scale", type=int, required=True)
+    e.add_argument("--scale", type=_scale, required=True)
     e.add_argument("--data", required=True, help="folder of HR images or a dataset name")
     e.add_argument("--weights", help="weights file for a trained model")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    e.add_argument("--tile", type=int, help="tiled inference with this LR tile size")
+    e.add_argument("--tile", type=_positive_int, help="tiled inference with this LR tile size")
     e.add_argument("--ensemble", action="store_true", help="x8 self-ensemble")
-    e.add_argument("--limit", type=int, help="only the first N images")
+    e.add_argument("--limit", type=_positive_int, help="only the first N images")
     e.add_argument("--root", help="data root for dataset names (default: $SR_DATA)")
     e.add_argument("--device")
     e.set_defaults(func=cmd_eval)
 
     q = sub.add_parser("params", help="parameters and multiply-adds of a registered model")
     q.add_argument("name")
-    q.add_argument("--scale", type=int, required=True)
+    q.add_argument("--scale", type=_scale, required=True)
     size = q.add_mutually_exclusive_group()
-    size.add_argument("--output-size", type=int, nargs=2, default=(720, 1280),
+    size.add_argument("--output-size", type=_positive_int, nargs=2, default=(720, 1280),
                       metavar=("H", "W"), help="HR output size (default 720 1280, as in SRP)")
-    size.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"),
+    size.add_argument("--input-size", type=_positive_int, nargs=2, metavar=("H", "W"),
                       help="LR input size instead (DRN uses 96 96)")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_params)
@@ -219,29 +264,38 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("input")
     u.add_argument("output")
     u.add_argument("--model", required=True)
-    u.add_argument("--scale", type=int, required=True)
+    u.add_argument("--scale", type=_scale, required=True)
     u.add_argument("--weights")
-    u.add_argument("--tile", type=int)
+    u.add_argument("--tile", type=_positive_int)
     u.add_argument("--ensemble", action="store_true")
+    u.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     u.set_defaults(func=cmd_upscale)
 
     t = sub.add_parser("train", help="train a registered model (resumes from --out)")
     t.add_argument("--model", required=True)
-    t.add_argument("--scale", type=int, required=True)
+    t.add_argument("--scale", type=_scale, required=True)
     t.add_argument("--data", required=True, help="folder of HR images or a dataset name")
     t.add_argument("--val", help="validation folder or dataset name")
     t.add_argument("--out", default="runs/train")
     t.add_argument("--init", help="start from these weights")
-    t.add_argument("--iterations", type=int, default=1000)
-    t.add_argument("--batch-size", type=int, default=16)
-    t.add_argument("--patch", type=int, default=48, help="LR patch size")
-    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--iterations", type=_positive_int, default=1000,
+                   help="training steps (default 1000: hours for EDSR-baseline on a CPU; the "
+                        "trainer prints its estimate after 3 steps)")
+    t.add_argument("--batch-size", type=_positive_int, default=16)
+    t.add_argument("--patch", type=_positive_int, default=48, help="LR patch size")
+    t.add_argument("--lr", type=_positive_float, default=1e-4)
+    t.add_argument("--grad-clip", type=_positive_float,
+                   help="clip the gradients' total norm to this value (e.g. 0.4)")
+    t.add_argument("--restart", action="store_true",
+                   help="start afresh even if --out holds a checkpoint (it is replaced)")
+    t.add_argument("--override", action="append", default=[], metavar="SETTING",
+                   help="on resume, keep the new value of this setting (e.g. lr, grad_clip)")
     t.add_argument("--loss", default="l1")
     t.add_argument("--scheduler", default=None)
-    t.add_argument("--step-size", type=int, default=200_000)
-    t.add_argument("--val-every", type=int, default=0)
-    t.add_argument("--ckpt-every", type=int, default=100)
-    t.add_argument("--limit", type=int)
+    t.add_argument("--step-size", type=_positive_int, default=200_000)
+    t.add_argument("--val-every", type=_non_negative_int, default=0)
+    t.add_argument("--ckpt-every", type=_non_negative_int, default=100)
+    t.add_argument("--limit", type=_positive_int)
     t.add_argument("--root")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device")
@@ -259,7 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+REPORT_URL = "https://github.com/srbook/srbook/issues"
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("params", "eval", "upscale", "train"):
@@ -269,12 +329,25 @@ def main(argv: list[str] | None = None) -> int:
     except SRLibError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except FileNotFoundError as exc:
+        print(f"error: file not found: {exc.filename or exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # mostly an option value a model or function cannot take
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        print(f"error: invalid value: {first} (--debug shows where)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print("error: interrupted; a training run resumes from its last checkpoint",
+              file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user error: say where to report it
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        print(f"internal error: {type(exc).__name__}: {first}\nThis is a bug in sr_lib, not "
+              f"in your input. Please report it at {REPORT_URL} with the output of the same "
+              "command run with --debug.", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

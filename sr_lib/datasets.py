@@ -107,21 +107,24 @@ class SRDataset:
         tag = f"{d.kind}_x{d.scale}_{self.channels}_n{d.noise_sigma:g}_v2"  # v2: gray stays 1-ch
         cache = Path(cache_dir) / f"{tag}.pt" if cache_dir else None
         if cache is not None and cache.exists():
-            stored = torch.load(cache, weights_only=True)
-            shapes = [tuple(t.tolist()) for t in stored["hr_shapes"]]
-            if stored["names"] == self.names and shapes == [tuple(h.shape) for h in self.hr]:
-                return stored["lr"]
+            try:  # a corrupt, foreign or stale cache is rebuilt, never trusted
+                stored = torch.load(cache, weights_only=True)
+                shapes = [tuple(t.tolist()) for t in stored["hr_shapes"]]
+                if stored["names"] == self.names and shapes == [tuple(h.shape) for h in self.hr]:
+                    return stored["lr"]
+            except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
+                pass
         gen = torch.Generator().manual_seed(0)
         lr = []
         for hr in self.hr:
             out = d(hr.float().div(255.0)[None], generator=gen)[0]
             lr.append(out.clamp(0, 1).mul(255.0).round().to(torch.uint8))
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp")
+        if cache is not None:  # a private temporary file per writer: parallel builds are safe
+            from .imageio import atomic_write
+
             shapes = [torch.tensor(h.shape) for h in self.hr]
-            torch.save({"names": self.names, "hr_shapes": shapes, "lr": lr}, tmp)
-            tmp.replace(cache)
+            blob = {"names": self.names, "hr_shapes": shapes, "lr": lr}
+            atomic_write(cache, lambda f: torch.save(blob, f))
         return lr
 
     def __len__(self) -> int:

@@ -11,9 +11,28 @@ import torch
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The given device, or the best available: cuda, then mps, then cpu."""
+    """The given device, or the best available: cuda, then mps, then cpu.
+
+    A device that this machine does not have is an error that says what to use instead."""
     if device is not None:
-        return torch.device(device)
+        from .errors import SRLibError
+
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise SRLibError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise SRLibError(f"device {device!r} asked for, but this torch ({torch.__version__}) "
+                             "sees no CUDA GPU; use --device cpu, or leave --device out to pick "
+                             "the best available")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SRLibError(f"device {device!r} asked for, but only "
+                             f"{torch.cuda.device_count()} CUDA device(s) exist")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None)
+                                      and torch.backends.mps.is_available()):
+            raise SRLibError("device 'mps' asked for, but Apple's Metal backend is not available "
+                             "here; use --device cpu")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

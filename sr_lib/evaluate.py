@@ -10,6 +10,7 @@ and its output is reduced back to one channel (:func:`~sr_lib.color.rgb_to_gray`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,9 @@ def super_resolve(
         return forward_tiled(model, t, scale, tile, overlap) if tile else model(t)
 
     out = self_ensemble(run, x) if ensemble else run(x)
+    if not bool(torch.isfinite(out).all()):
+        raise SRLibError("the model produced NaN or infinite values: its weights are broken "
+                         "(a diverged run?) or the input is far outside [0, 1]")
     if ycc is not None:
         out = ycbcr_to_rgb(torch.cat([out, imresize(ycc[:, 1:], scale)], 1))
     elif gray:
@@ -111,7 +115,18 @@ class EvalResult:
 
     @property
     def mean_psnr(self) -> float:
-        return sum(self.psnr) / len(self.psnr)
+        """Mean per-image PSNR, as the literature averages it, over the images that are not
+        reproduced exactly; those have infinite PSNR and are listed in :attr:`perfect` (if every
+        image is perfect the mean is infinite)."""
+        finite = [p for p in self.psnr if math.isfinite(p)]
+        if not finite:
+            return math.inf if self.psnr else math.nan
+        return sum(finite) / len(finite)
+
+    @property
+    def perfect(self) -> list[str]:
+        """Images reproduced exactly (infinite PSNR), left out of :attr:`mean_psnr`."""
+        return [n for n, p in zip(self.names, self.psnr) if math.isinf(p)]
 
     @property
     def mean_ssim(self) -> float:
@@ -124,18 +139,24 @@ class EvalResult:
         self.ssim.append(ssim(sr, hr, shave))
 
     def as_dict(self) -> dict:
+        """Plain JSON-safe values: an infinite PSNR (a perfect image) is written as ``null``
+        and named under ``"perfect"``."""
+        def num(v: float):
+            return round(v, 4) if math.isfinite(v) else None
+
         return {
-            "psnr": round(self.mean_psnr, 4), "ssim": round(self.mean_ssim, 4),
-            "n_images": len(self.names), "scale": self.scale,
+            "psnr": num(self.mean_psnr), "ssim": num(self.mean_ssim),
+            "n_images": len(self.names), "scale": self.scale, "perfect": self.perfect,
             "per_image": [
-                {"name": n, "psnr": round(p, 4), "ssim": round(s, 4)}
+                {"name": n, "psnr": num(p), "ssim": num(s)}
                 for n, p, s in zip(self.names, self.psnr, self.ssim)
             ],
         }
 
     def __repr__(self) -> str:
+        flag = f", {len(self.perfect)} perfect (not in the mean)" if self.perfect else ""
         return (f"EvalResult(x{self.scale}, {len(self.names)} images, "
-                f"PSNR {self.mean_psnr:.2f} dB, SSIM {self.mean_ssim:.4f})")
+                f"PSNR {self.mean_psnr:.2f} dB, SSIM {self.mean_ssim:.4f}{flag})")
 
 
 def evaluate(

@@ -374,6 +374,9 @@ def load_foreign(model: torch.nn.Module, path: str | Path) -> Converted:
     if conv.scale is not None and int(getattr(model, "scale", conv.scale)) != conv.scale:
         raise CheckpointMismatch(f"{path} was trained for x{conv.scale} (its name says so), "
                                  f"but the model is x{model.scale}; pass --scale {conv.scale}")
+    bad = [k for k, v in conv.state_dict.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise SRLibError(f"{path} holds NaN or infinite values (first: {bad[0]}); it is corrupt")
     try:
         model.load_state_dict(conv.state_dict)
     except RuntimeError as exc:

@@ -33,6 +33,11 @@ def read_image(path: str | Path) -> np.ndarray:
         with Image.open(path) as im:
             im.load()
             return pil_to_uint8(im, source=str(path))
+    except Image.DecompressionBombError as exc:
+        raise SRLibError(
+            f"{path} is larger than Pillow's safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
+            f"({exc}); if you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS, or work on a "
+            "crop") from None
     except UnidentifiedImageError:
         raise SRLibError(
             f"{path} is not an image PIL can read (PNG, JPEG or BMP expected)"
@@ -73,8 +78,53 @@ def write_image(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
         raise SRLibError(f"write_image expects uint8 data, got {image.dtype}; use tensor_to_uint8")
     if image.shape[-1] == 1:
         image = image[:, :, 0]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise SRLibError(f"cannot tell the image format of {path}; use a .png, .jpg or .bmp name")
+    atomic_write(path, lambda f: Image.fromarray(image).save(f, format=fmt))
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash, a full disk or a read-only folder never leaves a half-written ``path``, and never
+    destroys a previous version of it; the error says what happened and what to do."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SRLibError(f"cannot write {path}: {exc.strerror or exc} (is the folder read-only "
+                         "or missing?); choose another output location") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        if _disk_full(path):
+            reason = f"the disk is full ({reason})"
+        raise SRLibError(f"could not write {path}: {reason}; nothing was overwritten. Free some "
+                         "space or choose another output location") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _disk_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def uint8_to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -46,16 +46,35 @@ from .errors import SRLibError
 from .imageio import quantize
 
 
+def _check(x: torch.Tensor, which: str, range_check: bool = True) -> None:
+    """Refuse input that would give a silently wrong number."""
+    if not torch.is_tensor(x):
+        raise SRLibError(f"{which} must be a torch tensor in [0, 1], got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise SRLibError(f"{which} has dtype {x.dtype}; the metrics take float images in [0, 1] "
+                         "(use sr_lib.imageio.uint8_to_tensor or x.float() / 255)")
+    if not bool(torch.isfinite(x).all()):
+        raise SRLibError(f"{which} holds NaN or infinite values; the model or data is broken")
+    top = float(x.max()) if x.numel() else 0.0
+    if range_check and top > 1.0 + 1e-6:  # a ground truth above 1 is in another range
+        raise SRLibError(f"{which} has values up to {top:g}: the metrics take [0, 1] images; "
+                         "divide [0, 255] data by 255")
+
+
 def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do_quantize: bool):
+    _check(sr, "the SR image", range_check=False)  # outputs saturate when quantised
+    _check(hr, "the HR image")
     if sr.shape != hr.shape:
         raise SRLibError(
             f"SR and HR shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}; "
             "modcrop the HR image to a multiple of the scale"
         )
+    if int(shave) != shave or shave < 0:
+        raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
     sr = sr.double()
     hr = hr.double()
-    if do_quantize:
-        sr = quantize(sr)
+    if do_quantize:  # both on the 8-bit grid: identical images give MSE exactly 0
+        sr, hr = quantize(sr), quantize(hr)
     if y_channel:
         sr, hr = rgb_to_y(sr), rgb_to_y(hr)
     if shave:
@@ -73,7 +92,10 @@ def psnr(
     y_channel: bool = True,
     do_quantize: bool = True,
 ) -> float:
-    """PSNR in dB of one image pair given as [0, 1] tensors (C, H, W) or (1, C, H, W)."""
+    """PSNR in dB of one image pair given as [0, 1] tensors (C, H, W) or (1, C, H, W).
+
+    Identical images (after 8-bit quantisation) give ``math.inf``; :class:`EvalResult` leaves
+    them out of its mean and lists them (see :mod:`sr_lib.evaluate`)."""
     a, b = _prepare(sr, hr, shave, y_channel, do_quantize)
     mse = float(torch.mean((a - b) ** 2))
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)

@@ -25,7 +25,6 @@ checkpoint, so a stopped and resumed run ends with the same weights as an uninte
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -178,12 +177,16 @@ class History:
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save through a temporary file: the previous file survives any failure."""
+    from .imageio import atomic_write
+
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
+# settings that may change when a run is resumed (its length and bookkeeping)
+_RESUME_FREE = {"iterations", "log_every", "val_every", "ckpt_every", "ckpt_path", "device",
+                "progress"}
+_NEVER_OVERRIDE = {"optimizer", "scheduler", "amp"}  # the saved states would not fit
 _ESTIMATE_AFTER = 3  # steps timed before the cost line (the first ones include warm-up)
 _WARN_SECONDS = 600  # runs expected to take longer than this say so up front
 
@@ -302,7 +305,10 @@ class Trainer:
                      if self.last_good_checkpoint else "no checkpoint was written")
             raise TrainingDiverged(
                 f"loss became {value} at iteration {self.step}; training stopped and {where}. "
-                f"Lower the learning rate (now {self.current_lr:g}) or set grad_clip"
+                f"Lower the learning rate (now {self.current_lr:g}) or clip gradients "
+                "(grad_clip; --grad-clip), then start afresh (--restart; the checkpoint may "
+                "already hold unstable weights) or resume keeping the new value (--override lr "
+                "or --override grad_clip)"
             )
 
     def backward_and_step(self, loss: torch.Tensor) -> None:
@@ -345,11 +351,13 @@ class Trainer:
             self.scheduler.step(result.mean_psnr)
         return result.mean_psnr
 
-    def fit(self, resume: bool = True) -> History:
-        """Train up to ``config.iterations``; with ``resume`` continue from ``ckpt_path``."""
+    def fit(self, resume: bool = True, overrides: Sequence[str] = ()) -> History:
+        """Train up to ``config.iterations``; with ``resume`` continue from ``ckpt_path``
+        (see :meth:`load_checkpoint` for ``overrides``); ``resume=False`` starts afresh and
+        replaces the checkpoint."""
         c = self.config
         if resume and c.ckpt_path and Path(c.ckpt_path).exists():
-            self.load_checkpoint(c.ckpt_path)
+            self.load_checkpoint(c.ckpt_path, overrides)
         self.model.train()
         running, count = 0.0, 0
         bar = tqdm(total=c.iterations, initial=self.step, disable=not c.progress,
@@ -430,9 +438,47 @@ class Trainer:
         self.last_good_checkpoint = path
         return path
 
-    def load_checkpoint(self, path: str | Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
+    def load_checkpoint(self, path: str | Path, overrides: Sequence[str] = ()) -> None:
+        """Continue exactly where the checkpoint stopped, or refuse and say why.
+
+        The checkpoint's settings must equal this trainer's, except the run length and
+        bookkeeping (``iterations``, logging, checkpoint and validation intervals, device).
+        ``overrides`` names settings whose new value is kept on purpose (e.g. ``["lr"]`` after a
+        divergence); the optimiser and scheduler types cannot change.
+        """
+        path = Path(path)
+        restart = ("delete it, or start afresh (fit(resume=False); --restart on the command "
+                   "line)")
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - truncated, empty, text or foreign files
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            raise SRLibError(f"cannot resume from {path}: not a readable sr_lib checkpoint "
+                             f"({type(exc).__name__}: {first}); {restart}") from None
+        needed = {"model", "optimizer", "step", "config", "history"}
+        if not isinstance(state, dict) or not needed <= set(state):
+            raise SRLibError(f"cannot resume from {path}: it is not an sr_lib training "
+                             f"checkpoint (a weights file?); {restart}")
+        unknown = sorted(set(overrides) - set(asdict(self.config)))
+        if unknown:
+            raise SRLibError(f"cannot override {unknown}: not training settings "
+                             f"(settings: {', '.join(sorted(asdict(self.config)))})")
+        diffs = self._config_differences(state["config"])
+        fixed = sorted(k for k in diffs if k in _NEVER_OVERRIDE)
+        blocked = {k: v for k, v in diffs.items() if k not in overrides or k in fixed}
+        if blocked:
+            listed = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} now"
+                               for k, (old, new) in blocked.items())
+            how = ("" if fixed else " or keep a new value on purpose with --override KEY "
+                   "(fit(overrides=[...]) in Python)")
+            raise SRLibError(f"cannot resume from {path}: the settings differ ({listed}). Rerun "
+                             f"with the checkpoint's settings, start afresh with --restart{how}")
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise SRLibError(f"cannot resume from {path}: it holds a different model ({first}); "
+                             f"use another output folder, or {restart}") from None
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -443,6 +489,31 @@ class Trainer:
             hook.load_state_dict(hs)
         torch.set_rng_state(state["torch_rng"].cpu())
         self.last_good_checkpoint = Path(path)
+        if "lr" in diffs:  # kept on purpose: the new rate replaces the old one from here on
+            for group in self.optimizer.param_groups:
+                group["lr"] = group["initial_lr"] = self.config.lr
+            if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+                self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and (
+                self.scheduler.T_max != self.config.iterations or "lr" in diffs):
+            self._restretch_cosine()
+
+    def _config_differences(self, stored: dict) -> dict:
+        now = {k: (list(v) if isinstance(v, tuple) else v)
+               for k, v in asdict(self.config).items()}
+        return {k: (stored[k], now[k]) for k in now
+                if k in stored and k not in _RESUME_FREE and stored[k] != now[k]}
+
+    def _restretch_cosine(self) -> None:
+        """A resumed cosine run whose length changed: the rate follows the cosine over the new
+        length from the current step (no jump back up towards the initial rate)."""
+        sched, c = self.scheduler, self.config
+        sched.T_max = c.iterations
+        for group, base in zip(self.optimizer.param_groups, sched.base_lrs):
+            group["lr"] = c.min_lr + (base - c.min_lr) * (
+                1 + math.cos(math.pi * min(self.step, c.iterations) / c.iterations)) / 2
+        sched.last_epoch = self.step
+        sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
 
 def save_weights(model: nn.Module, path: str | Path, **meta) -> None:
@@ -478,6 +549,14 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
         raise SRLibError(f"{path} holds a {type(state).__name__}, not a dict of weights; save "
                          "weights with sr_lib.train.save_weights or torch.save(model.state_dict())")
     weights = state.get("state_dict") or state.get("model") or state
+    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
+        raise SRLibError(f"{path} holds no state dict of tensors; save weights with "
+                         "sr_lib.train.save_weights or torch.save(model.state_dict())")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(
+        torch.isfinite(v).all())]
+    if bad:
+        raise SRLibError(f"{path} holds NaN or infinite values in {len(bad)} tensors (first: "
+                         f"{bad[0]}); it comes from a diverged run or is corrupt")
     try:
         model.load_state_dict(weights)
     except RuntimeError as exc:
