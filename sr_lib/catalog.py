@@ -27,7 +27,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .errors import DatasetNotFoundError, SRLibError  # noqa: F401 (re-exported)
-from .imageio import list_images, pil_to_uint8
+from .imageio import atomic_write, list_images, pil_to_uint8
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ REGISTRY: dict[str, DatasetInfo] = {
               how_to_get="the General-100 images released with FSRCNN"),
         _info("DIV2K", "train", 800, "Agustsson and Timofte, CVPRW 2017",
               subfolders=("HR", "DIV2K_train_HR", ""),
-              archive_url="http://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip",
+              archive_url="https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip",
               how_to_get="the DIV2K_train_HR.zip archive of the NTIRE 2017 challenge"),
     ]
 }
@@ -212,7 +212,8 @@ def download(
             if pixel_sha256(arr) != sha:
                 raise SRLibError(f"checksum mismatch for {url}: the file differs from the "
                                  "reference")
-            Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr).save(dest)
+            pic = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+            atomic_write(dest, lambda f, pic=pic: pic.save(f, format="PNG"))  # no half files
     except BaseException:
         for folder in reversed(created):  # a failed first download leaves no empty folder
             if folder.is_dir() and not any(folder.iterdir()):
@@ -221,19 +222,44 @@ def download(
     return target
 
 
+MAX_RATIO = 200  # PNG barely compresses; a member that inflates more is a zip bomb
+
+
 def _unpack_archive(blob: bytes, target: Path) -> Path:
-    """Extract the PNG files of a zip archive (flattened) into ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
+    """Extract the PNG files of a zip archive (flattened) into ``target``.
+
+    Refused before anything is written: two members with the same file name (one would replace
+    the other), and members that inflate more than ``MAX_RATIO`` times. Members are streamed to
+    temporary files and renamed into place, so a link already in ``target`` is replaced, never
+    followed."""
+    import shutil
+
     with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-        for member in archive.namelist():
-            if member.lower().endswith(".png"):
-                (target / Path(member).name).write_bytes(archive.read(member))
+        members = [m for m in archive.infolist()
+                   if not m.is_dir() and m.filename.lower().endswith(".png")]
+        names = [Path(m.filename).name for m in members]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SRLibError(f"the archive holds several files named {dupes[:3]}; refusing to "
+                             "flatten it (one would silently replace another)")
+        for m in members:
+            if m.file_size > MAX_RATIO * max(m.compress_size, 1) and m.file_size > 1 << 20:
+                raise SRLibError(f"{m.filename} inflates from {m.compress_size:,} to "
+                                 f"{m.file_size:,} bytes: not an image archive (zip bomb?)")
+        target.mkdir(parents=True, exist_ok=True)
+        for m, name in zip(members, names):
+            with archive.open(m) as src:
+                atomic_write(target / name, lambda f, src=src: shutil.copyfileobj(src, f))
     return target
 
 
 def _verified(path: Path, sha: str) -> bool:
-    with Image.open(path) as im:
-        return pixel_sha256(pil_to_uint8(im)) == sha
+    """Whether ``path`` holds the reference image (a partial or broken file does not)."""
+    try:
+        with Image.open(path) as im:
+            return pixel_sha256(pil_to_uint8(im)) == sha
+    except Exception:  # noqa: BLE001 - truncated, empty or not an image: fetch it again
+        return False
 
 
 def verify(name: str, root: str | Path | None = None) -> list[str]:

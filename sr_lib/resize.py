@@ -78,16 +78,29 @@ def _plan(in_hw: tuple[int, int], scale: float | None, size: tuple[int, int] | N
     if (scale is None) == (size is None):
         raise SRLibError("imresize needs exactly one of scale= or size=")
     if size is not None:
+        if len(size) != 2 or any(int(v) != v for v in size):
+            raise SRLibError(f"size must be two whole numbers (h, w), got {tuple(size)}")
         out_hw = (int(size[0]), int(size[1]))
+        if min(out_hw) < 1:
+            raise SRLibError(f"size must be at least 1x1, got {out_hw}")
         scales = (out_hw[0] / in_hw[0], out_hw[1] / in_hw[1])
     else:
-        if scale <= 0:
-            raise SRLibError(f"resize scale must be positive, got {scale}")
+        if not (scale > 0 and math.isfinite(scale)):
+            raise SRLibError(f"resize scale must be a finite number above 0, got {scale}")
+        if scale * max(in_hw) < 1:  # the antialiasing kernel would span 4 / scale pixels
+            raise SRLibError(f"resizing {in_hw} by {scale:g} leaves less than one pixel; use a "
+                             f"scale of at least 1/{max(in_hw)}")
         out_hw = (math.ceil(in_hw[0] * scale - 1e-9), math.ceil(in_hw[1] * scale - 1e-9))
         scales = (scale, scale)
     if min(out_hw) < 1:
         raise SRLibError(f"resizing {in_hw} by {scale} leaves an empty image")
+    if out_hw[0] * out_hw[1] > _MAX_PIXELS:
+        raise SRLibError(f"resizing {in_hw} to {out_hw} asks for more than {_MAX_PIXELS:,} "
+                         "pixels per channel; resize a crop or tile it")
     return out_hw, scales
+
+
+_MAX_PIXELS = 1 << 30  # about 32768 x 32768: far beyond any SR benchmark
 
 
 def _matrices(in_hw, out_hw, scales, kernel, antialias, like: torch.Tensor):

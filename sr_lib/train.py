@@ -363,11 +363,14 @@ class Trainer:
         bar = tqdm(total=c.iterations, initial=self.step, disable=not c.progress,
                    desc="train", dynamic_ncols=True)
         t0 = t_start = time.perf_counter()
-        start = self.step
+        start, pending = self.step, None
         try:
             while self.step < c.iterations:
                 batch = self.next_batch()
                 running += self.train_step(batch)
+                if pending is not None:  # its weights just gave a finite loss: keep it
+                    self._promote(pending, Path(c.ckpt_path))
+                    pending = None
                 count += 1
                 self.step += 1
                 if self.scheduler is not None and not isinstance(
@@ -382,15 +385,18 @@ class Trainer:
                     running, count = 0.0, 0
                 if self.val_data is not None and c.val_every and self.step % c.val_every == 0:
                     bar.set_postfix(val_psnr=f"{self.validate():.2f}")
-                if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0:
+                if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0 and (
+                        self.step < c.iterations):
                     self.history.seconds += time.perf_counter() - t0
                     t0 = time.perf_counter()
-                    self.save_checkpoint(c.ckpt_path)
+                    pending = self._save_pending(Path(c.ckpt_path))
                 bar.update(1)
                 if self.step - start == _ESTIMATE_AFTER:
                     self._say_cost(time.perf_counter() - t_start, start)
         finally:
             bar.close()
+            if pending is not None:  # unverified weights (divergence, interrupt): drop them
+                pending.unlink(missing_ok=True)
         self.history.seconds += time.perf_counter() - t0
         if self.val_data is not None and (not self.history.val_step
                                           or self.history.val_step[-1] != self.step):
@@ -398,6 +404,18 @@ class Trainer:
         if c.ckpt_path:
             self.save_checkpoint(c.ckpt_path)
         return self.history
+
+    def _save_pending(self, path: Path) -> Path:
+        """A periodic checkpoint is first written beside the real one and only replaces it once
+        the next step's loss is finite: a run that diverges never leaves its last checkpoint
+        holding the weights that blew up."""
+        pending = path.with_name(path.name + ".pending")
+        _atomic_save(self.state_dict(), pending)
+        return pending
+
+    def _promote(self, pending: Path, path: Path) -> None:
+        pending.replace(path)
+        self.last_good_checkpoint = path
 
     def _say_cost(self, seconds: float, start: int) -> None:
         """One line, before a long run gets going: the time it will take at the measured speed
@@ -505,8 +523,10 @@ class Trainer:
                 if k in stored and k not in _RESUME_FREE and stored[k] != now[k]}
 
     def _restretch_cosine(self) -> None:
-        """A resumed cosine run whose length changed: the rate follows the cosine over the new
-        length from the current step (no jump back up towards the initial rate)."""
+        """A resumed cosine run whose length changed follows the cosine of its new length from
+        the current step, i.e. the rate a run planned that long would have now, and ends at
+        ``min_lr`` (torch's own recursion would keep the old period and let the rate climb back
+        up after the old end)."""
         sched, c = self.scheduler, self.config
         sched.T_max = c.iterations
         for group, base in zip(self.optimizer.param_groups, sched.base_lrs):

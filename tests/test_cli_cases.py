@@ -241,11 +241,14 @@ def test_diverged_run_then_following_the_advice(folder, tmp_path, capsys):
             "8", "--ckpt-every", "1"]
     code, _, err = run([*base, "--iterations", "6", "--lr", "1e10"], capsys)
     assert code == 2 and "--restart" in err and "--override lr" in err
-    code, _, err = run([*base, "--iterations", "6", "--lr", "1e-4"], capsys)
-    assert code == 2 and "lr: 10000000000.0 in the checkpoint, 0.0001 now" in err
-    code, _, err = run([*base, "--iterations", "6", "--lr", "1e-4", "--batch-size", "3"], capsys)
+    # the weights that blew up were never promoted to the checkpoint: nothing to resume
+    assert "no checkpoint was written" in err and not (out / "checkpoint.pt").exists()
+    assert not list(out.glob("*.pending"))
+    assert run([*base, "--iterations", "6", "--lr", "1e-4"], capsys)[0] == 0  # the advice works
+    code, _, err = run([*base, "--iterations", "8", "--lr", "1e-5"], capsys)
+    assert code == 2 and "lr: 0.0001 in the checkpoint, 1e-05 now" in err
+    code, _, err = run([*base, "--iterations", "8", "--lr", "1e-4", "--batch-size", "3"], capsys)
     assert code == 2 and "batch_size" in err
-    assert run([*base, "--iterations", "6", "--lr", "1e-4", "--restart"], capsys)[0] == 0
     assert run([*base, "--iterations", "8", "--lr", "1e-5", "--override", "lr",
                 "--grad-clip", "0.4", "--override", "grad_clip"], capsys)[0] == 0
     state = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -269,6 +272,19 @@ def test_broken_checkpoints_refuse_to_resume(content, folder, tmp_path, capsys):
     code, _, err = run([*base, "--iterations", "3"], capsys)
     assert code == 2 and "cannot resume" in err and "--restart" in err
     assert run([*base, "--iterations", "3", "--restart"], capsys)[0] == 0
+
+
+def test_extending_a_cosine_run_keeps_the_rate_falling(folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["train", *SRCNN, "--data", folder, "--out", out, "--batch-size", "2", "--patch", "8",
+            "--scheduler", "cosine", "--lr", "1e-3"]
+    assert run([*base, "--iterations", "4"], capsys)[0] == 0
+    end = torch.load(out / "checkpoint.pt", weights_only=True)["optimizer"]["param_groups"][0]
+    assert run([*base, "--iterations", "8"], capsys)[0] == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert end["lr"] == pytest.approx(0.0, abs=1e-12)  # the 4-step run ended at min_lr
+    assert state["scheduler"]["T_max"] == 8  # the new length, not the old period
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
 # -- hostile pickles, on every path that loads a file ----------------------------------------

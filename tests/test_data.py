@@ -120,3 +120,61 @@ def test_sample_images_offline():
     pytest.importorskip("skimage")
     imgs = catalog.sample_images(("astronaut", "camera"))
     assert imgs[0].shape == (512, 512, 3) and imgs[1].shape[2] == 3
+
+
+def test_partial_download_is_fetched_again(tmp_path, data_root):
+    files = {url: (data_root / "Set5" / "HR" / f"{stem}.png").read_bytes()
+             for stem, _, url in catalog.info("Set5").files}
+    target = tmp_path / "Set5" / "HR"
+    target.mkdir(parents=True)
+    (target / "baby.png").write_bytes(files[next(iter(files))][:1000])  # an interrupted file
+    catalog.download("Set5", tmp_path, fetch=files.__getitem__)
+    assert catalog.verify("Set5", tmp_path) == []
+
+
+def _zip(entries) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_archives_are_unpacked_defensively(tmp_path):
+    import io
+
+    png = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(png, format="PNG")
+    target = tmp_path / "out"
+    with pytest.raises(SRLibError, match="several files named"):
+        catalog._unpack_archive(_zip([("a/x.png", png.getvalue()), ("b/x.png", b"1")]), target)
+    with pytest.raises(SRLibError, match="zip bomb"):
+        catalog._unpack_archive(_zip([("big.png", bytes(50 << 20))]), target)
+    assert not target.exists() or not any(target.iterdir())
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"keep")
+    target.mkdir(exist_ok=True)
+    (target / "x.png").symlink_to(outside)
+    catalog._unpack_archive(_zip([("x.png", png.getvalue())]), target)
+    assert outside.read_bytes() == b"keep" and not (target / "x.png").is_symlink()
+
+
+def test_parallel_cache_builds_all_succeed(tmp_path, small_images):
+    import subprocess
+    import sys
+
+    for i, img in enumerate(small_images):
+        Image.fromarray(img).save(tmp_path / f"{i}.png")
+    code = ("import sys; from sr_lib.datasets import SRDataset; "
+            "d = SRDataset(sys.argv[1], 2, cache_dir=sys.argv[2]); print(len(d))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "c")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(6)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [r[1][-300:] for r in results]
+    cached = list((tmp_path / "c").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".pt"  # no stray temporary files
+    (tmp_path / "c" / cached[0].name).write_bytes(b"corrupt")
+    assert len(SRDataset(str(tmp_path), 2, cache_dir=tmp_path / "c")) == 3  # rebuilt

@@ -131,3 +131,34 @@ def test_bicubic_model_accepts_y_and_rgb(small_images):
     for channels in ("rgb", "y"):
         item = SRDataset(small_images, 2, channels=channels)[0]
         assert super_resolve(model, item["lr"]).shape == item["hr"].shape
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda t: (t * 255).to(torch.uint8), "dtype"), (lambda t: t * 255, "divide"),
+    (lambda t: t.masked_fill(t > 0.5, float("nan")), "NaN")])
+def test_metrics_refuse_wrong_input(make, match):
+    hr = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(0))
+    for fn in (psnr, ssim):
+        with pytest.raises(SRLibError, match=match):
+            fn(make(hr), make(hr))
+    with pytest.raises(SRLibError, match="shave"):
+        psnr(hr, hr, shave=-1)
+
+
+def test_identical_images_are_infinite_and_flagged():
+    hr = quantize(torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(0)))
+    assert psnr(hr, hr) == math.inf
+    from sr_lib.evaluate import EvalResult
+
+    r = EvalResult(2)
+    r.add("same", hr, hr, 2)
+    r.add("noisy", (hr + 0.05).clamp(0, 1), hr, 2)
+    assert r.perfect == ["same"] and r.mean_psnr == pytest.approx(r.psnr[1])
+    assert r.as_dict()["per_image"][0]["psnr"] is None and "1 perfect" in repr(r)
+
+
+def test_dataset_refuses_float_arrays():
+    import numpy as np
+
+    with pytest.raises(SRLibError, match="uint8"):
+        SRDataset([np.random.rand(32, 32, 3)], 2)

@@ -102,3 +102,12 @@ def test_least_norm_solution_and_null_space():
     null = v - x0
     assert imresize(null, 1 / 3).abs().max() < 1e-8  # invisible in the LR image
     assert null.norm() > 0.1 * v.norm()  # yet far from zero
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(scale=1e-9), "less than one pixel"), (dict(scale=float("nan")), "finite"),
+    (dict(scale=1e6), "more than"), (dict(size=(10.5, 4)), "whole numbers"),
+    (dict(size=(0, 4)), "at least 1x1")])
+def test_imresize_refuses_impossible_sizes(kwargs, match):
+    with pytest.raises(SRLibError, match=match):
+        imresize(torch.zeros(1, 1, 64, 64), **kwargs)
