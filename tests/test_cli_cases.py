@@ -320,3 +320,16 @@ def test_hostile_pickle_on_every_loading_path(folder, tmp_path, capsys):
     with pytest.raises(Exception):  # noqa: B017 - refused in whatever words; never run
         read_checkpoint(tmp_path / "raw.pkl")
     assert not marker.exists()
+
+
+def test_same_command_twice_gives_the_same_weights(folder, tmp_path, capsys):
+    """--seed covers the initial weights too (the model is built after seeding)."""
+    weights = []
+    for name in ("a", "b"):
+        args = ["train", *SRCNN, "--data", folder, "--out", tmp_path / name, "--batch-size", "2",
+                "--patch", "8", "--iterations", "3", "--seed", "5"]
+        torch.manual_seed(len(name) * 123 + ord(name))  # different global state before each
+        assert run(args, capsys)[0] == 0
+        weights.append(torch.load(tmp_path / name / "weights.pt", weights_only=True))
+    a, b = (w["state_dict"] for w in weights)
+    assert all(torch.equal(a[k], b[k]) for k in a)
