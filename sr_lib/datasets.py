@@ -99,6 +99,10 @@ class SRDataset:
                 arr, name = read_image(item), Path(item).stem
             arrays.append(arr)
             self.names.append(name)
+        small = [n for n, a in zip(self.names, arrays) if min(a.shape[:2]) < scale]
+        if small:
+            raise SRLibError(f"images smaller than the scale x{scale}: {', '.join(small[:5])}; "
+                             "remove them or use a smaller scale")
         self.hr = [modcrop(_to_uint8_tensor(a, channels), scale) for a in arrays]
         self.lr = self._make_lr(cache_dir)
 
@@ -106,14 +110,18 @@ class SRDataset:
         d = self.degradation
         tag = f"{d.kind}_x{d.scale}_{self.channels}_n{d.noise_sigma:g}_v2"  # v2: gray stays 1-ch
         cache = Path(cache_dir) / f"{tag}.pt" if cache_dir else None
+        digest = self._digest() if cache is not None else ""
         if cache is not None and cache.exists():
             try:  # a corrupt, foreign or stale cache is rebuilt, never trusted
                 stored = torch.load(cache, weights_only=True)
-                shapes = [tuple(t.tolist()) for t in stored["hr_shapes"]]
-                if stored["names"] == self.names and shapes == [tuple(h.shape) for h in self.hr]:
+                if stored.get("digest") == digest and stored["names"] == self.names:
                     return stored["lr"]
-            except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
-                pass
+                reason = "made from other images or settings"
+            except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt
+                reason = f"unreadable: {type(exc).__name__}"
+            import sys
+
+            print(f"[cache] {cache} is {reason}; rebuilding it", file=sys.stderr)
         gen = torch.Generator().manual_seed(0)
         lr = []
         for hr in self.hr:
@@ -123,9 +131,21 @@ class SRDataset:
             from .imageio import atomic_write
 
             shapes = [torch.tensor(h.shape) for h in self.hr]
-            blob = {"names": self.names, "hr_shapes": shapes, "lr": lr}
+            blob = {"names": self.names, "hr_shapes": shapes, "lr": lr, "digest": digest}
             atomic_write(cache, lambda f: torch.save(blob, f))
         return lr
+
+    def _digest(self) -> str:
+        """A checksum of the HR pixels and the degradation: the cache is valid only for both."""
+        import hashlib
+
+        d = self.degradation
+        h = hashlib.sha256(f"{d.kind}|{d.scale}|{d.noise_sigma}|{self.channels}".encode())
+        for name, hr in zip(self.names, self.hr):
+            h.update(name.encode())
+            h.update(str(tuple(hr.shape)).encode())
+            h.update(hr.numpy().tobytes())
+        return h.hexdigest()
 
     def __len__(self) -> int:
         return len(self.hr)

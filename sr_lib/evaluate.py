@@ -183,6 +183,8 @@ def evaluate(
         data = SRDataset(data, scale)
     if data.scale != scale:
         raise SRLibError(f"dataset is x{data.scale} but evaluation asks for x{scale}")
+    if len(data) == 0:
+        raise SRLibError("the evaluation dataset holds no images")
     shave = scale if shave is None else shave
     device = pick_device(device)
     was_training = model.training
@@ -194,8 +196,12 @@ def evaluate(
         lr, hr = item["lr"], item["hr"]
         if in_ch == 1 and lr.shape[0] == 3:
             lr, hr = rgb_to_y(lr), rgb_to_y(hr)
-        sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble).cpu()
-        result.add(item["name"], sr, hr, shave)
+        try:
+            sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble).cpu()
+            result.add(item["name"], sr, hr, shave)
+        except SRLibError as exc:
+            raise SRLibError(f"image {item['name']!r} (HR {tuple(hr.shape[-2:])}): {exc}"
+                             ) from None
         if outputs is not None:
             outputs[item["name"]] = sr
     model.train(was_training)

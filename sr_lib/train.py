@@ -84,8 +84,16 @@ class TrainConfig:
             raise SRLibError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
         if self.optimizer not in ("adam", "sgd"):
             raise SRLibError(f"unknown optimizer {self.optimizer!r}; choose 'adam' or 'sgd'")
-        if self.iterations < 1 or self.batch_size < 1:
-            raise SRLibError("iterations and batch_size must be positive")
+        for key in ("iterations", "batch_size", "lr_patch", "log_every"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
+                raise SRLibError(f"TrainConfig.{key} must be a whole number >= 1, got "
+                                 f"{getattr(self, key)!r}")
+        for key in ("val_every", "ckpt_every"):
+            if getattr(self, key) < 0:
+                raise SRLibError(f"TrainConfig.{key} must be >= 0 (0: off), got "
+                                 f"{getattr(self, key)!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise SRLibError(f"TrainConfig.lr must be a finite number above 0, got {self.lr!r}")
 
 
 class Hook:
@@ -577,13 +585,28 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
     if bad:
         raise SRLibError(f"{path} holds NaN or infinite values in {len(bad)} tensors (first: "
                          f"{bad[0]}); it comes from a diverged run or is corrupt")
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise SRLibError(f"{path} does not fit this model ({first}); check name/scale/options"
-                         ) from None
+    problems = state_dict_mismatch(model, weights)
+    if problems:
+        raise SRLibError(f"{path} does not fit this {type(model).__name__}: {problems}; build "
+                         "the model with the name, scale and options it was trained with "
+                         f"(its meta: {state.get('meta', 'none saved')})")
+    model.load_state_dict(weights)
     return state.get("meta", {})
+
+
+def state_dict_mismatch(model: nn.Module, weights: dict) -> str:
+    """'' if ``weights`` fits ``model``; otherwise the missing, unexpected and misshapen keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    extra = [k for k in weights if k not in own]
+    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in weights and tuple(weights[k].shape) != tuple(own[k].shape)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", extra), ("shape", shapes)):
+        if items:
+            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
+            parts.append(f"{len(items)} {label} ({', '.join(items[:3])}{more})")
+    return "; ".join(parts)
 
 
 class BatchTransform(Hook):

@@ -35,6 +35,7 @@ _REGISTRY: dict[str, str] = {
 }
 
 _INTERNAL = {"conv"}  # constructor arguments that are not user options
+_MAY_BE_ZERO = {"feedback", "n_resgroups", "seed", "padding"}  # counts where 0 is meaningful
 
 
 def register(name: str, target: str) -> None:
@@ -86,9 +87,21 @@ def build(name: str, scale: int = 4, **config) -> nn.Module:
             f"model {name!r} has no option {', '.join(unknown)}; options: "
             + ", ".join(f"{k}={v!r}" for k, v in valid.items())
         )
+    for key, value in config.items():  # a number option given a word, and the like
+        default = valid.get(key)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise SRLibError(f"option {key} of {name!r} is true or false, got {value!r}")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SRLibError(f"option {key} of {name!r} is a number (default {default!r}), "
+                             f"got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(
+                value, (int, float)) and value < 1 and key not in _MAY_BE_ZERO:
+            raise SRLibError(f"option {key} of {name!r} must be at least 1, got {value!r}")
     try:
         model = builder(scale=int(scale), **config)
-    except TypeError as exc:
-        raise SRLibError(f"could not build {name!r} with {config}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise SRLibError(f"could not build {name!r} with {config}: {first}") from None
     model.name = name
     return model
