@@ -149,8 +149,11 @@ def cmd_params(args, extra) -> int:
 
 
 def cmd_upscale(args, extra) -> int:
-    from .evaluate import super_resolve
-    from .imageio import read_image, uint8_to_tensor, write_image
+    import numpy as np
+    import torch
+
+    from .evaluate import super_resolve_uint8
+    from .imageio import read_image, write_image
 
     src, dst = Path(args.input), Path(args.output)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
@@ -158,10 +161,12 @@ def cmd_upscale(args, extra) -> int:
     if dst.exists() and not args.overwrite:
         raise SRLibError(f"{dst} exists; pass --overwrite to replace it, or choose another name")
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
-    image = uint8_to_tensor(read_image(args.input))  # a grayscale file stays grayscale
-    sr = super_resolve(model.eval(), image, tile=args.tile, ensemble=args.ensemble)
-    write_image(args.output, sr.clamp(0, 1))  # through a temporary file, then renamed
-    print(f"wrote {args.output} ({sr.shape[-1]}x{sr.shape[-2]})")
+    image = read_image(args.input)  # uint8; a grayscale file stays grayscale
+    lr8 = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    # 8-bit tiles straight into a uint8 result: memory is one tile plus the output image
+    sr8 = super_resolve_uint8(model.eval(), lr8, tile=args.tile, ensemble=args.ensemble)
+    write_image(args.output, sr8.permute(1, 2, 0).numpy())  # temporary file, then renamed
+    print(f"wrote {args.output} ({sr8.shape[-1]}x{sr8.shape[-2]})")
     return 0
 
 

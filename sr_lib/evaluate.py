@@ -23,7 +23,8 @@ from .color import rgb_to_gray, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .datasets import SRDataset, dihedral, dihedral_inverse
 from .device import pick_device
 from .errors import SRLibError
-from .metrics import psnr, ssim
+from .imageio import quantize
+from .metrics import psnr, scores_uint8, ssim
 from .resize import imresize
 
 
@@ -104,6 +105,46 @@ def super_resolve(
     return out[0] if single else out
 
 
+@torch.no_grad()
+def super_resolve_uint8(
+    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int = 16,
+    ensemble: bool = False, y_only: bool = False,
+) -> torch.Tensor:
+    """Upscale an 8-bit image (C, H, W) uint8 to an 8-bit result, one LR tile at a time.
+
+    Each tile (with ``overlap`` LR pixels of context) goes through :func:`super_resolve`, is
+    quantised and written into the uint8 output, so peak memory is one tile's float work plus
+    the uint8 output, whatever the image size. The result equals the untiled one when the
+    model's receptive-field radius is at most ``overlap``. ``y_only`` runs a one-channel model on
+    the Y of an RGB image and returns that Y (what :func:`evaluate` scores). ``tile=None`` runs
+    the whole image at once.
+    """
+    if lr.dtype != torch.uint8 or lr.dim() != 3:
+        raise SRLibError(f"super_resolve_uint8 takes a (C, H, W) uint8 image, got "
+                         f"{tuple(lr.shape)} {lr.dtype}")
+    s = int(model.scale)
+    _, h, w = lr.shape
+    step = int(tile) if tile else max(h, w)
+    if step < 1:
+        raise SRLibError(f"tile must be at least 1, got {tile}")
+    out = None
+    for y0 in range(0, h, step):
+        for x0 in range(0, w, step):
+            y1, x1 = min(y0 + step, h), min(x0 + step, w)
+            ya, xa = max(y0 - overlap, 0), max(x0 - overlap, 0)
+            yb, xb = min(y1 + overlap, h), min(x1 + overlap, w)
+            piece = lr[:, ya:yb, xa:xb].float().div_(255.0)
+            if y_only and piece.shape[0] == 3:
+                piece = rgb_to_y(piece)
+            piece = super_resolve(model, piece, ensemble=ensemble)
+            piece = piece[:, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
+            q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
+            if out is None:  # stored (H, W, C): a file writer can read it without a copy
+                out = torch.empty((h * s, w * s, q.shape[0]), dtype=torch.uint8)
+            out[y0 * s:y1 * s, x0 * s:x1 * s] = q.permute(1, 2, 0)
+    return out.permute(2, 0, 1)
+
+
 @dataclass
 class EvalResult:
     """Per-image and mean scores of one evaluation."""
@@ -133,10 +174,15 @@ class EvalResult:
         return sum(self.ssim) / len(self.ssim)
 
     def add(self, name: str, sr: torch.Tensor, hr: torch.Tensor, shave: int) -> None:
-        """Score one SR image against its HR image and record it."""
+        """Score one SR image against its HR image and record it (uint8 pairs are scored in
+        row blocks by :func:`sr_lib.metrics.scores_uint8`, with the same numbers)."""
         self.names.append(name)
-        self.psnr.append(psnr(sr, hr, shave))
-        self.ssim.append(ssim(sr, hr, shave))
+        if sr.dtype == torch.uint8 and hr.dtype == torch.uint8:
+            p, q = scores_uint8(sr, hr, shave)
+        else:
+            p, q = psnr(sr, hr, shave), ssim(sr, hr, shave)
+        self.psnr.append(p)
+        self.ssim.append(q)
 
     def as_dict(self) -> dict:
         """Plain JSON-safe values: an infinite PSNR (a perfect image) is written as ``null``
@@ -192,6 +238,16 @@ def evaluate(
     result = EvalResult(scale)
     in_ch = getattr(model, "in_channels", 3)
     for i in tqdm(range(len(data)), desc=f"eval x{scale}", disable=not progress, leave=False):
+        if tile:  # 8-bit all the way: memory stays at a tile plus the uint8 images
+            try:
+                sr8 = super_resolve_uint8(model, data.lr[i].to(device), tile=tile,
+                                          ensemble=ensemble, y_only=in_ch == 1)
+                result.add(data.names[i], sr8, data.hr[i], shave)
+            except SRLibError as exc:
+                raise SRLibError(f"image {data.names[i]!r}: {exc}") from None
+            if outputs is not None:
+                outputs[data.names[i]] = sr8.float().div(255.0)
+            continue
         item = data[i]
         lr, hr = item["lr"], item["hr"]
         if in_ch == 1 and lr.shape[0] == 3:

@@ -82,7 +82,43 @@ def write_image(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise SRLibError(f"cannot tell the image format of {path}; use a .png, .jpg or .bmp name")
+    if fmt == "PNG" and image.size > STREAM_PNG_ABOVE:  # no second full copy inside Pillow
+        atomic_write(path, lambda f: write_png_stream(f, image))
+        return
     atomic_write(path, lambda f: Image.fromarray(image).save(f, format=fmt))
+
+
+STREAM_PNG_ABOVE = 1 << 26  # bytes of image data (e.g. above about 4700x4700 RGB)
+
+
+def write_png_stream(f, image: np.ndarray, rows_per_chunk: int = 256) -> None:
+    """Write a uint8 (H, W) or (H, W, 3) array as PNG, compressing a few rows at a time.
+
+    Pillow copies an image into its own buffer before encoding; for an upscaled 16000x16000
+    result that doubles the memory. This writer reads the rows straight from ``image``.
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> None:
+        f.write(struct.pack(">I", len(data)) + kind + data)
+        f.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    arr = image if image.ndim == 3 else image[:, :, None]
+    h, w, c = arr.shape
+    if arr.dtype != np.uint8 or c not in (1, 3):
+        raise SRLibError(f"write_png_stream takes uint8 (H, W[, 3]) data, got {image.shape}")
+    f.write(b"\x89PNG\r\n\x1a\n")
+    chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0))
+    comp = zlib.compressobj(6)
+    for r0 in range(0, h, rows_per_chunk):
+        rows = np.ascontiguousarray(arr[r0:r0 + rows_per_chunk]).reshape(-1, w * c)
+        lines = np.concatenate([np.zeros((rows.shape[0], 1), np.uint8), rows], axis=1)
+        data = comp.compress(lines.tobytes())
+        if data:
+            chunk(b"IDAT", data)
+    chunk(b"IDAT", comp.flush())
+    chunk(b"IEND", b"")
 
 
 def atomic_write(path: str | Path, write) -> None:

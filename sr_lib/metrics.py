@@ -61,6 +61,11 @@ def _check(x: torch.Tensor, which: str, range_check: bool = True) -> None:
                          "divide [0, 255] data by 255")
 
 
+def _on_8bit_grid(x: torch.Tensor) -> bool:
+    v = x * 255.0
+    return bool(((v - v.round()).abs() < 1e-3).all())
+
+
 def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do_quantize: bool):
     _check(sr, "the SR image", range_check=False)  # outputs saturate when quantised
     _check(hr, "the HR image")
@@ -73,8 +78,10 @@ def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do
         raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
     sr = sr.double()
     hr = hr.double()
-    if do_quantize:  # both on the 8-bit grid: identical images give MSE exactly 0
-        sr, hr = quantize(sr), quantize(hr)
+    if do_quantize:
+        sr = quantize(sr)
+        if _on_8bit_grid(hr):  # snap float32 k/255 back to the grid: identical gives MSE 0
+            hr = quantize(hr)  # (an unrounded Y ground truth is left as it is)
     if y_channel:
         sr, hr = rgb_to_y(sr), rgb_to_y(hr)
     if shave:
@@ -134,3 +141,55 @@ def ssim(
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
     return float((num / den).mean())
+
+
+def _rows_y(x: torch.Tensor, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+    """Rows r0:r1, columns c0:c1 of a uint8 (C, H, W) image as float64 Y in 0-255 units."""
+    t = x[:, r0:r1, c0:c1].double().div_(255.0)
+    return (rgb_to_y(t)[0] if t.shape[0] == 3 else t[0]).mul_(255.0)
+
+
+def scores_uint8(sr: torch.Tensor, hr: torch.Tensor, shave: int = 0,
+                 block: int = 64) -> tuple[float, float]:
+    """(PSNR, SSIM) of two 8-bit images (C, H, W), computed in blocks of ``block`` rows.
+
+    The numbers are those of :func:`psnr` and :func:`ssim` (same Y, shave and window; only the
+    order of the sums differs), but memory stays at a few float64 row blocks, so images far
+    larger than the benchmarks can be scored. A one-channel ``sr`` against an RGB ``hr`` is
+    taken as the Y channel (what a Y model produces).
+    """
+    if sr.dtype != torch.uint8 or hr.dtype != torch.uint8:
+        raise SRLibError("scores_uint8 takes uint8 images; use psnr / ssim for floats")
+    if tuple(sr.shape[-2:]) != tuple(hr.shape[-2:]):
+        raise SRLibError(f"SR and HR sizes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
+    if int(shave) != shave or shave < 0:
+        raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
+    h, w = hr.shape[-2:]
+    r0, r1, c0, c1 = shave, h - shave, shave, w - shave
+    if r1 - r0 < 11 or c1 - c0 < 11:
+        raise SRLibError(f"shave={shave} leaves less than 11x11 of the {(h, w)} image")
+    sse, n = 0.0, 0
+    for a in range(r0, r1, block):
+        b = min(a + block, r1)
+        d = _rows_y(sr, a, b, c0, c1) - _rows_y(hr, a, b, c0, c1)
+        sse += float((d * d).sum())
+        n += d.numel()
+    p = math.inf if sse == 0 else 10 * math.log10(255.0**2 / (sse / n))
+    g = _gaussian_window()
+    c1_, c2_ = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    total, count = 0.0, 0
+    rows = r1 - r0 - 10  # rows of the 'valid' SSIM map
+    for m in range(0, rows, block):
+        m1 = min(m + block, rows)
+        a = _rows_y(sr, r0 + m, r0 + m1 + 10, c0, c1)[None, None]
+        b = _rows_y(hr, r0 + m, r0 + m1 + 10, c0, c1)[None, None]
+        stats = torch.cat([a, b, a * a, b * b, a * b], dim=1)
+        stats = F.conv2d(stats, g.view(1, 1, 1, -1).expand(5, 1, 1, -1), groups=5)
+        stats = F.conv2d(stats, g.view(1, 1, -1, 1).expand(5, 1, -1, 1), groups=5)
+        mu_a, mu_b, aa, bb, ab = stats.unbind(dim=1)
+        var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
+        smap = ((2 * mu_a * mu_b + c1_) * (2 * cov + c2_)) / (
+            (mu_a**2 + mu_b**2 + c1_) * (var_a + var_b + c2_))
+        total += float(smap.sum())
+        count += smap.numel()
+    return p, total / count

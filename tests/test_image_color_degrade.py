@@ -90,3 +90,17 @@ def test_modcrop_and_degradations():
         Degradation("BI", 4)(torch.rand(1, 3, 10, 12))
     with pytest.raises(SRLibError):
         Degradation("XX", 2)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_streamed_png_is_pixel_identical(tmp_path, channels):
+    import io
+
+    from sr_lib.imageio import write_png_stream
+
+    g = np.random.default_rng(0)
+    img = g.integers(0, 256, (37, 29, channels), dtype=np.uint8)
+    buf = io.BytesIO()
+    write_png_stream(buf, img if channels == 3 else img[:, :, 0], rows_per_chunk=5)
+    back = np.asarray(Image.open(io.BytesIO(buf.getvalue())))
+    assert np.array_equal(back.reshape(img.shape), img)

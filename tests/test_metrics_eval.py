@@ -162,3 +162,36 @@ def test_dataset_refuses_float_arrays():
 
     with pytest.raises(SRLibError, match="uint8"):
         SRDataset([np.random.rand(32, 32, 3)], 2)
+
+
+def test_unrounded_y_ground_truth_is_not_rounded():
+    """A Y model is scored against the unrounded Y of the HR image (the MATLAB scripts'
+    im2double + rgb2ycbcr); only 8-bit data is snapped back to its grid."""
+    g = torch.Generator().manual_seed(1)
+    rgb = quantize(torch.rand(3, 30, 30, generator=g))
+    hr_y = rgb_to_y(rgb.double())
+    sr_y = quantize(hr_y + 0.01 * torch.randn(hr_y.shape, generator=g, dtype=torch.float64))
+    mse = float(((sr_y - hr_y) * 255).pow(2).mean())
+    assert psnr(sr_y, hr_y) == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
+
+
+@pytest.mark.parametrize("y_model", [False, True])
+def test_tiled_uint8_evaluation_matches_whole_image(small_images, y_model):
+    torch.manual_seed(0)
+    if y_model:
+        model = build("vdsr", scale=2, width=4, depth=4)  # receptive field 4 < overlap 16
+    else:
+        model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4)
+    data = SRDataset(small_images, 2)
+    whole = evaluate(model, data, progress=False)
+    tiled = evaluate(model, data, tile=16, progress=False)
+    # equal up to the rare 8-bit rounding flip that float convolution order can cause
+    assert tiled.psnr == pytest.approx(whole.psnr, abs=1e-4)
+    assert tiled.ssim == pytest.approx(whole.ssim, abs=1e-4)
+    sr = torch.randint(0, 256, (3, 40, 37), dtype=torch.uint8, generator=torch.Generator())
+    hr = torch.randint(0, 256, (3, 40, 37), dtype=torch.uint8)
+    from sr_lib.metrics import scores_uint8
+
+    p, q = scores_uint8(sr, hr, 2, block=7)  # several row blocks, exactly the same numbers
+    assert p == pytest.approx(psnr(sr.float() / 255, hr.float() / 255, 2), abs=1e-9)
+    assert q == pytest.approx(ssim(sr.float() / 255, hr.float() / 255, 2), abs=1e-12)
