@@ -41,18 +41,24 @@ def forward_tiled(
         raise SRLibError(f"tile must be > 0 and overlap >= 0, got {tile}, {overlap}")
     h, w = x.shape[-2:]
     out = None
+    for (y0, y1, x0, x1), (ya, yb, xa, xb) in _tiles(h, w, tile, overlap):
+        piece = model(x[..., ya:yb, xa:xb])
+        if out is None:
+            out = piece.new_zeros(*x.shape[:-3], piece.shape[-3], h * scale, w * scale)
+        out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = piece[
+            ..., (y0 - ya) * scale : (y1 - ya) * scale, (x0 - xa) * scale : (x1 - xa) * scale
+        ]
+    return out
+
+
+def _tiles(h: int, w: int, tile: int, overlap: int):
+    """Each LR tile as (y0, y1, x0, x1), with the same tile widened by ``overlap`` pixels of
+    context on every side that has them (ya, yb, xa, xb)."""
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            ya, xa = max(y0 - overlap, 0), max(x0 - overlap, 0)
-            yb, xb = min(y1 + overlap, h), min(x1 + overlap, w)
-            piece = model(x[..., ya:yb, xa:xb])
-            if out is None:
-                out = piece.new_zeros(*x.shape[:-3], piece.shape[-3], h * scale, w * scale)
-            out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = piece[
-                ..., (y0 - ya) * scale : (y1 - ya) * scale, (x0 - xa) * scale : (x1 - xa) * scale
-            ]
-    return out
+            yield (y0, y1, x0, x1), (max(y0 - overlap, 0), min(y1 + overlap, h),
+                                     max(x0 - overlap, 0), min(x1 + overlap, w))
 
 
 def self_ensemble(
@@ -128,20 +134,16 @@ def super_resolve_uint8(
     if step < 1:
         raise SRLibError(f"tile must be at least 1, got {tile}")
     out = None
-    for y0 in range(0, h, step):
-        for x0 in range(0, w, step):
-            y1, x1 = min(y0 + step, h), min(x0 + step, w)
-            ya, xa = max(y0 - overlap, 0), max(x0 - overlap, 0)
-            yb, xb = min(y1 + overlap, h), min(x1 + overlap, w)
-            piece = lr[:, ya:yb, xa:xb].float().div_(255.0)
-            if y_only and piece.shape[0] == 3:
-                piece = rgb_to_y(piece)
-            piece = super_resolve(model, piece, ensemble=ensemble)
-            piece = piece[:, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
-            q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
-            if out is None:  # stored (H, W, C): a file writer can read it without a copy
-                out = torch.empty((h * s, w * s, q.shape[0]), dtype=torch.uint8)
-            out[y0 * s:y1 * s, x0 * s:x1 * s] = q.permute(1, 2, 0)
+    for (y0, y1, x0, x1), (ya, yb, xa, xb) in _tiles(h, w, step, overlap):
+        piece = lr[:, ya:yb, xa:xb].float().div_(255.0)
+        if y_only and piece.shape[0] == 3:
+            piece = rgb_to_y(piece)
+        piece = super_resolve(model, piece, ensemble=ensemble)
+        piece = piece[:, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
+        q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
+        if out is None:  # stored (H, W, C): a file writer can read it without a copy
+            out = torch.empty((h * s, w * s, q.shape[0]), dtype=torch.uint8)
+        out[y0 * s:y1 * s, x0 * s:x1 * s] = q.permute(1, 2, 0)
     return out.permute(2, 0, 1)
 
 
