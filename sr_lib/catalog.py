@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from . import tiny
 from .errors import DatasetNotFoundError, SRLibError  # noqa: F401 (re-exported)
 from .imageio import atomic_write, list_images, pil_to_uint8
 
@@ -120,8 +121,6 @@ def _candidates(entry: DatasetInfo, root: Path) -> list[Path]:
 def find(name: str, root: str | Path | None = None) -> list[Path]:
     """Image files of a registered dataset, or a :class:`DatasetNotFoundError` that says where
     we looked and how to get the data."""
-    from . import tiny
-
     entry = info(name)
     if entry.parts:
         return tiny.files([f for part in entry.parts for f in find(part, root)])

@@ -10,17 +10,20 @@ would have seen.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import tiny
 from .color import rgb_to_y
 from .degrade import Degradation, modcrop
 from .errors import SRLibError
-from .imageio import list_images, read_image
+from .imageio import atomic_write, list_images, read_image
 
 Batch = dict
 
@@ -119,8 +122,6 @@ class SRDataset:
                 reason = "made from other images or settings"
             except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt
                 reason = f"unreadable: {type(exc).__name__}"
-            import sys
-
             print(f"[cache] {cache} is {reason}; rebuilding it", file=sys.stderr)
         gen = torch.Generator().manual_seed(0)
         lr = []
@@ -128,17 +129,12 @@ class SRDataset:
             out = d(hr.float().div(255.0)[None], generator=gen)[0]
             lr.append(out.clamp(0, 1).mul(255.0).round().to(torch.uint8))
         if cache is not None:  # a private temporary file per writer: parallel builds are safe
-            from .imageio import atomic_write
-
-            shapes = [torch.tensor(h.shape) for h in self.hr]
-            blob = {"names": self.names, "hr_shapes": shapes, "lr": lr, "digest": digest}
+            blob = {"names": self.names, "lr": lr, "digest": digest}  # digest covers shapes
             atomic_write(cache, lambda f: torch.save(blob, f))
         return lr
 
     def _digest(self) -> str:
         """A checksum of the HR pixels and the degradation: the cache is valid only for both."""
-        import hashlib
-
         d = self.degradation
         h = hashlib.sha256(f"{d.kind}|{d.scale}|{d.noise_sigma}|{self.channels}".encode())
         for name, hr in zip(self.names, self.hr):
@@ -187,8 +183,6 @@ class SRDataset:
         than the patch are skipped. With ``augment`` each patch gets one of the 8 dihedral
         transforms.
         """
-        from . import tiny
-
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(step))
         s = self.scale
         lr_patch = tiny.patch(lr_patch)

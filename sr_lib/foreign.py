@@ -1,9 +1,9 @@
 """Reading other projects' checkpoints without trusting them.
 
 Many authors released ``torch.save(model)`` files: whole pickled modules, whose pickle names
-the authors' classes (``vdsr.Net``, ``torch.nn.parallel.DataParallel``, ...). Loading them with
-``torch.load(weights_only=False)`` imports and calls whatever the file names, so a hostile file
-runs code. ``torch.load(weights_only=True)`` is safe but refuses them.
+the authors' classes (``vdsr.Net``, ``torch.nn.parallel.DataParallel``, ...). Unpickling them
+the ordinary way imports and calls whatever the file names, so a hostile file runs code; torch's
+weights-only loader is safe but refuses them.
 
 :func:`read_checkpoint` is the middle way. Its unpickler resolves a short allow-list of names
 to sr_lib's *own* functions (tensor and parameter rebuilding, ``OrderedDict``, the storage
@@ -18,6 +18,7 @@ sr_lib model's parameter names, with shape checks and a clear error for anything
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import struct
@@ -374,22 +375,21 @@ def load_foreign(model: torch.nn.Module, path: str | Path) -> Converted:
     if conv.scale is not None and int(getattr(model, "scale", conv.scale)) != conv.scale:
         raise CheckpointMismatch(f"{path} was trained for x{conv.scale} (its name says so), "
                                  f"but the model is x{model.scale}; pass --scale {conv.scale}")
-    bad = [k for k, v in conv.state_dict.items() if not bool(torch.isfinite(v).all())]
+    from .train import nonfinite_keys, state_dict_mismatch
+
+    bad = nonfinite_keys(conv.state_dict)
     if bad:
         raise SRLibError(f"{path} holds NaN or infinite values (first: {bad[0]}); it is corrupt")
-    try:
-        model.load_state_dict(conv.state_dict)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise CheckpointMismatch(f"{path} does not fit this model ({first})") from None
+    problems = state_dict_mismatch(model, conv.state_dict)
+    if problems:
+        raise CheckpointMismatch(f"{path} does not fit this model: {problems}")
+    model.load_state_dict(conv.state_dict)
     return conv
 
 
 def find_release(name: str, root: str | Path | None = None) -> Path:
     """The folder of an author's release (e.g. ``"ail"``): under ``root``, else ``$SR_WEIGHTS``,
     else a ``weights`` folder beside ``$SR_DATA`` (the layout of ``../shared``)."""
-    import os
-
     candidates = [Path(root)] if root else []
     if os.environ.get("SR_WEIGHTS"):
         candidates.append(Path(os.environ["SR_WEIGHTS"]))

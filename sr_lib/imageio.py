@@ -13,6 +13,11 @@ rounding, because every benchmark in the SR literature is 8-bit.
 
 from __future__ import annotations
 
+import os
+import shutil
+import struct
+import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -97,9 +102,6 @@ def write_png_stream(f, image: np.ndarray, rows_per_chunk: int = 256) -> None:
     Pillow copies an image into its own buffer before encoding; for an upscaled 16000x16000
     result that doubles the memory. This writer reads the rows straight from ``image``.
     """
-    import struct
-    import zlib
-
     def chunk(kind: bytes, data: bytes) -> None:
         f.write(struct.pack(">I", len(data)) + kind + data)
         f.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
@@ -126,9 +128,6 @@ def atomic_write(path: str | Path, write) -> None:
 
     A crash, a full disk or a read-only folder never leaves a half-written ``path``, and never
     destroys a previous version of it; the error says what happened and what to do."""
-    import os
-    import tempfile
-
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,8 +154,6 @@ def atomic_write(path: str | Path, write) -> None:
 
 
 def _disk_full(path: Path) -> bool:
-    import shutil
-
     try:
         return shutil.disk_usage(path.parent).free < 1 << 20
     except OSError:

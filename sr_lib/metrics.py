@@ -74,8 +74,7 @@ def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do
             f"SR and HR shapes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}; "
             "modcrop the HR image to a multiple of the scale"
         )
-    if int(shave) != shave or shave < 0:
-        raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
+    _check_shave(shave)
     sr = sr.double()
     hr = hr.double()
     if do_quantize:
@@ -129,6 +128,11 @@ def ssim(
     if min(a.shape[-2:]) < 11:
         size = tuple(a.shape[-2:])
         raise SRLibError(f"SSIM needs at least 11x11 pixels after shaving, got {size}")
+    return float(_ssim_map(a, b).mean())
+
+
+def _ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The 'valid' SSIM map of (N, 1, H, W) float64 images in 0-255 units."""
     g = _gaussian_window().to(a.device)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     # the five local statistics in one batch, filtered separably (rows, then columns)
@@ -140,7 +144,12 @@ def ssim(
     var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
     num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
     den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
-    return float((num / den).mean())
+    return num / den
+
+
+def _check_shave(shave: int) -> None:
+    if int(shave) != shave or shave < 0:
+        raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
 
 
 def _rows_y(x: torch.Tensor, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
@@ -162,8 +171,7 @@ def scores_uint8(sr: torch.Tensor, hr: torch.Tensor, shave: int = 0,
         raise SRLibError("scores_uint8 takes uint8 images; use psnr / ssim for floats")
     if tuple(sr.shape[-2:]) != tuple(hr.shape[-2:]):
         raise SRLibError(f"SR and HR sizes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
-    if int(shave) != shave or shave < 0:
-        raise SRLibError(f"shave must be a whole number of pixels >= 0, got {shave}")
+    _check_shave(shave)
     h, w = hr.shape[-2:]
     r0, r1, c0, c1 = shave, h - shave, shave, w - shave
     if r1 - r0 < 11 or c1 - c0 < 11:
@@ -175,21 +183,13 @@ def scores_uint8(sr: torch.Tensor, hr: torch.Tensor, shave: int = 0,
         sse += float((d * d).sum())
         n += d.numel()
     p = math.inf if sse == 0 else 10 * math.log10(255.0**2 / (sse / n))
-    g = _gaussian_window()
-    c1_, c2_ = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     total, count = 0.0, 0
     rows = r1 - r0 - 10  # rows of the 'valid' SSIM map
     for m in range(0, rows, block):
         m1 = min(m + block, rows)
         a = _rows_y(sr, r0 + m, r0 + m1 + 10, c0, c1)[None, None]
         b = _rows_y(hr, r0 + m, r0 + m1 + 10, c0, c1)[None, None]
-        stats = torch.cat([a, b, a * a, b * b, a * b], dim=1)
-        stats = F.conv2d(stats, g.view(1, 1, 1, -1).expand(5, 1, 1, -1), groups=5)
-        stats = F.conv2d(stats, g.view(1, 1, -1, 1).expand(5, 1, -1, 1), groups=5)
-        mu_a, mu_b, aa, bb, ab = stats.unbind(dim=1)
-        var_a, var_b, cov = aa - mu_a**2, bb - mu_b**2, ab - mu_a * mu_b
-        smap = ((2 * mu_a * mu_b + c1_) * (2 * cov + c2_)) / (
-            (mu_a**2 + mu_b**2 + c1_) * (var_a + var_b + c2_))
+        smap = _ssim_map(a, b)
         total += float(smap.sum())
         count += smap.numel()
     return p, total / count

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import tiny
 from .device import pick_device, seed_everything
 from .errors import SRLibError, TrainingDiverged
 
@@ -218,8 +219,6 @@ class Trainer:
         self, model: nn.Module, data, config: TrainConfig | None = None,
         hooks: Sequence[Hook] = (), val_data=None,
     ) -> None:
-        from . import tiny
-
         self.config = tiny.config(config or TrainConfig())  # SR_LIB_TINY: examples in seconds
         self.model, self.data, self.val_data = model, data, val_data
         self.hooks = list(hooks)
@@ -580,8 +579,7 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
     if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
         raise SRLibError(f"{path} holds no state dict of tensors; save weights with "
                          "sr_lib.train.save_weights or torch.save(model.state_dict())")
-    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(
-        torch.isfinite(v).all())]
+    bad = nonfinite_keys(weights)
     if bad:
         raise SRLibError(f"{path} holds NaN or infinite values in {len(bad)} tensors (first: "
                          f"{bad[0]}); it comes from a diverged run or is corrupt")
@@ -592,6 +590,12 @@ def load_weights(model: nn.Module, path: str | Path) -> dict:
                          f"(its meta: {state.get('meta', 'none saved')})")
     model.load_state_dict(weights)
     return state.get("meta", {})
+
+
+def nonfinite_keys(weights: dict) -> list[str]:
+    """Names of the floating-point tensors holding NaN or infinite values."""
+    return [k for k, v in weights.items()
+            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
 
 
 def state_dict_mismatch(model: nn.Module, weights: dict) -> str:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import tiny
 from ..errors import SRLibError
 from .channels import ChannelPair, keep_channels, width
 
@@ -49,8 +50,6 @@ def greedy_select(
     ``per_step`` channels are added per gradient (1 in the paper; more is faster)."""
     if per_step < 1 or batches < 1:
         raise SRLibError("per_step and batches must be >= 1")
-    from .. import tiny
-
     per_step, batch_size, update_steps = tiny.greedy(per_step, batch_size, update_steps)
     original = copy.deepcopy(model).eval()
     for p in original.parameters():
