@@ -11,6 +11,7 @@ and its output is reduced back to one channel (:func:`~sr_lib.color.rgb_to_gray`
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +26,22 @@ from .device import pick_device
 from .errors import SRLibError
 from .imageio import quantize
 from .metrics import psnr, scores_uint8, ssim
+from .receptive import exact_overlap
 from .resize import imresize
 
 
 def forward_tiled(
     model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: int,
-    tile: int = 128, overlap: int = 16,
+    tile: int = 128, overlap: int | None = None,
 ) -> torch.Tensor:
     """Run ``model`` on overlapping LR tiles and stitch the centres ("chop" in EDSR).
 
     The result equals the untiled output whenever the model's receptive field radius (in LR
     pixels) is at most ``overlap``; memory grows with ``tile`` instead of the image size.
+    ``overlap=None`` uses that radius (:func:`tile_overlap`), which makes tiling exact.
     """
+    if overlap is None:
+        overlap = tile_overlap(model)
     if tile <= 0 or overlap < 0:
         raise SRLibError(f"tile must be > 0 and overlap >= 0, got {tile}, {overlap}")
     h, w = x.shape[-2:]
@@ -51,6 +56,24 @@ def forward_tiled(
     return out
 
 
+_WARNED: set[int] = set()
+
+
+def tile_overlap(model, fallback: int = 16) -> int:
+    """The overlap that makes tiling exact: the model's receptive-field radius in LR pixels
+    (:func:`sr_lib.receptive.receptive_field`). A model with global operations has none; it
+    gets ``fallback`` and one warning that its tiled output only approximates the whole one."""
+    if not isinstance(model, nn.Module):
+        return fallback
+    overlap, exact = exact_overlap(model, fallback)
+    if not exact and id(model) not in _WARNED:
+        _WARNED.add(id(model))
+        warnings.warn(f"{type(model).__name__} pools over the whole image, so tiled output is "
+                      f"close to but not equal to whole-image output (overlap {fallback} LR "
+                      "pixels); run whole images where memory allows", stacklevel=3)
+    return overlap
+
+
 def _tiles(h: int, w: int, tile: int, overlap: int):
     """Each LR tile as (y0, y1, x0, x1), with the same tile widened by ``overlap`` pixels of
     context on every side that has them (ya, yb, xa, xb)."""
@@ -62,15 +85,36 @@ def _tiles(h: int, w: int, tile: int, overlap: int):
 
 
 def self_ensemble(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batched: bool = True
 ) -> torch.Tensor:
-    """The x8 geometric ensemble: average of ``T_k^-1(fn(T_k(x)))`` over the 8 dihedral T_k."""
-    return torch.stack([dihedral_inverse(fn(dihedral(x, k)), k) for k in range(8)]).mean(0)
+    """The x8 geometric ensemble: average of ``T_k^-1(fn(T_k(x)))`` over the 8 dihedral T_k.
+
+    ``x`` is (..., N, C, H, W) and ``fn`` keeps that layout. With ``batched`` the transforms
+    that give the same shape (all 8 for a square image, else two groups of 4) go through ``fn``
+    as one batch, so a GPU runs 1-2 passes instead of 8; when that batch does not fit in memory
+    the passes run one by one. The result is the same up to float rounding.
+    """
+    if not batched:
+        return torch.stack([dihedral_inverse(fn(dihedral(x, k)), k) for k in range(8)]).mean(0)
+    n = x.shape[-4]
+    groups = [range(8)] if x.shape[-1] == x.shape[-2] else [(0, 2, 5, 7), (1, 3, 4, 6)]
+    total = None
+    try:
+        for ks in groups:
+            out = fn(torch.cat([dihedral(x, k) for k in ks], dim=-4))
+            for j, k in enumerate(ks):
+                part = dihedral_inverse(out.narrow(-4, j * n, n), k)
+                total = part.clone() if total is None else total.add_(part)
+    except torch.OutOfMemoryError:
+        if x.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return self_ensemble(fn, x, batched=False)
+    return total / 8
 
 
 @torch.no_grad()
 def super_resolve(
-    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int = 16,
+    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int | None = None,
     ensemble: bool = False,
 ) -> torch.Tensor:
     """Upscale a [0, 1] image (C, H, W) or batch (N, C, H, W) with ``model``.
@@ -79,6 +123,8 @@ def super_resolve(
     A grayscale (one-channel) image given to a three-channel model is replicated to RGB and the
     output is reduced back to one channel with :func:`~sr_lib.color.rgb_to_gray`, so a grey
     image comes back grey and is scored on its own channel, as in the literature.
+    ``tile`` runs LR tiles widened by ``overlap`` pixels (default: the model's receptive-field
+    radius, which makes the result equal the whole-image one; see :func:`tile_overlap`).
     """
     single = lr.dim() == 3
     x = lr[None] if single else lr
@@ -113,7 +159,7 @@ def super_resolve(
 
 @torch.no_grad()
 def super_resolve_uint8(
-    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int = 16,
+    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int | None = None,
     ensemble: bool = False, y_only: bool = False,
 ) -> torch.Tensor:
     """Upscale an 8-bit image (C, H, W) uint8 to an 8-bit result, one LR tile at a time.
@@ -121,7 +167,8 @@ def super_resolve_uint8(
     Each tile (with ``overlap`` LR pixels of context) goes through :func:`super_resolve`, is
     quantised and written into the uint8 output, so peak memory is one tile's float work plus
     the uint8 output, whatever the image size. The result equals the untiled one when the
-    model's receptive-field radius is at most ``overlap``. ``y_only`` runs a one-channel model on
+    model's receptive-field radius is at most ``overlap`` (the default overlap is that radius).
+    ``y_only`` runs a one-channel model on
     the Y of an RGB image and returns that Y (what :func:`evaluate` scores). ``tile=None`` runs
     the whole image at once.
     """
@@ -133,6 +180,8 @@ def super_resolve_uint8(
     step = int(tile) if tile else max(h, w)
     if step < 1:
         raise SRLibError(f"tile must be at least 1, got {tile}")
+    if overlap is None:
+        overlap = tile_overlap(model) if tile else 0
     out = None
     for (y0, y1, x0, x1), (ya, yb, xa, xb) in _tiles(h, w, step, overlap):
         piece = lr[:, ya:yb, xa:xb].float().div_(255.0)
@@ -255,13 +304,13 @@ def evaluate(
         if in_ch == 1 and lr.shape[0] == 3:
             lr, hr = rgb_to_y(lr), rgb_to_y(hr)
         try:
-            sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble).cpu()
-            result.add(item["name"], sr, hr, shave)
+            sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble)
+            result.add(item["name"], sr, hr.to(device), shave)  # scored on the device
         except SRLibError as exc:
             raise SRLibError(f"image {item['name']!r} (HR {tuple(hr.shape[-2:])}): {exc}"
                              ) from None
         if outputs is not None:
-            outputs[item["name"]] = sr
+            outputs[item["name"]] = sr.cpu()
     model.train(was_training)
     return result
 
@@ -297,6 +346,6 @@ def evaluate_iterations(
         if results is None:
             results = [EvalResult(scale) for _ in per_k]
         for res, out in zip(results, per_k):
-            res.add(item["name"], out[0].cpu(), item["hr"], scale)
+            res.add(item["name"], out[0], item["hr"].to(device), scale)
     model.train(was_training)
     return results or []

@@ -104,13 +104,20 @@ _MAX_PIXELS = 1 << 30  # about 32768 x 32768: far beyond any SR benchmark
 
 
 def _matrices(in_hw, out_hw, scales, kernel, antialias, like: torch.Tensor):
-    mh = resize_matrix(in_hw[0], out_hw[0], float(scales[0]), kernel, antialias)
-    mw = resize_matrix(in_hw[1], out_hw[1], float(scales[1]), kernel, antialias)
     dtype = like.dtype if like.is_floating_point() else torch.float32
-    return (
-        torch.from_numpy(mh).to(like.device, dtype),
-        torch.from_numpy(mw).to(like.device, dtype),
-    )
+    return (_device_matrix(in_hw[0], out_hw[0], float(scales[0]), kernel, antialias,
+                           like.device, dtype),
+            _device_matrix(in_hw[1], out_hw[1], float(scales[1]), kernel, antialias,
+                           like.device, dtype))
+
+
+@lru_cache(maxsize=256)
+def _device_matrix(in_len: int, out_len: int, scale: float, kernel: str, antialias: bool,
+                   device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`resize_matrix` as a tensor, kept per device and dtype: a training step on a GPU
+    reuses it instead of rebuilding it in numpy and copying it over on every call."""
+    mat = torch.from_numpy(resize_matrix(in_len, out_len, scale, kernel, antialias))
+    return mat.to(device, dtype)
 
 
 def imresize(

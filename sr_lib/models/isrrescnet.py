@@ -122,6 +122,10 @@ class ISRResCNet(nn.Module):
     ||H^T H||) and 1 for ``'released'``.
     """
 
+    # the noise level and the L2-ball radius are measured on the whole image, so every output
+    # pixel depends on every input pixel: tiled inference is close, never exact
+    receptive_field = None
+
     def __init__(
         self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
         blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
