@@ -173,6 +173,7 @@ def cmd_upscale(args, extra) -> int:
 
 
 def cmd_train(args, extra) -> int:
+    from . import distributed
     from .device import seed_everything
     from .models import build
     from .train import TrainConfig, Trainer, load_weights, save_weights
@@ -192,15 +193,24 @@ def cmd_train(args, extra) -> int:
         loss=args.loss, scheduler=args.scheduler, step_size=args.step_size,
         val_every=args.val_every, ckpt_every=args.ckpt_every,
         ckpt_path=str(out / "checkpoint.pt"), device=args.device, seed=args.seed,
-        grad_clip=args.grad_clip,
+        grad_clip=args.grad_clip, amp=args.amp != "off",
+        amp_dtype="bfloat16" if args.amp == "bf16" else "float16",
+        channels_last=args.channels_last, data_on_device=args.data_on_device,
+        prefetch=args.prefetch,
     )
-    trainer = Trainer(model, data, config, val_data=val)
-    history = trainer.fit(resume=not args.restart, overrides=args.override)
-    save_weights(model, out / "weights.pt", name=args.model, scale=args.scale, options=options)
-    msg = f"trained {args.iterations} iterations in {history.seconds:.0f} s; weights: {out}"
-    if history.val_psnr:
-        msg += f"; validation PSNR {history.val_psnr[-1]:.2f} dB"
-    print(msg)
+    try:
+        trainer = Trainer(model, data, config, val_data=val)
+        history = trainer.fit(resume=not args.restart, overrides=args.override)
+        if trainer.rank == 0:  # under torchrun one process writes and reports
+            save_weights(model, out / "weights.pt", name=args.model, scale=args.scale,
+                         options=options)
+            msg = (f"trained {args.iterations} iterations in {history.seconds:.0f} s; "
+                   f"weights: {out}")
+            if history.val_psnr:
+                msg += f"; validation PSNR {history.val_psnr[-1]:.2f} dB"
+            print(msg)
+    finally:
+        distributed.cleanup()
     return 0
 
 
@@ -306,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--root")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device")
+    t.add_argument("--amp", choices=("off", "bf16", "fp16"), default="off",
+                   help="mixed precision: bf16 (CUDA or CPU) or fp16 (CUDA, loss-scaled)")
+    t.add_argument("--channels-last", action="store_true", help="NHWC layout (GPU + amp)")
+    t.add_argument("--data-on-device", action="store_true",
+                   help="keep the training images on the GPU (uint8); patches are cut there")
+    t.add_argument("--prefetch", type=_non_negative_int, default=2,
+                   help="batches prepared ahead in a background thread (0: off)")
     t.set_defaults(func=cmd_train)
 
     c = sub.add_parser("convert", help="turn an author's released checkpoint into plain weights")

@@ -175,39 +175,51 @@ class SRDataset:
         return cache[lr_patch]
 
     def batch(
-        self, batch_size: int, lr_patch: int, step: int, seed: int = 0, augment: bool = True
+        self, batch_size: int, lr_patch: int, step: int, seed: int = 0, augment: bool = True,
+        part: tuple[int, int] | None = None,
     ) -> Batch:
         """A random batch of aligned patches, determined by ``(seed, step)`` alone.
 
         ``lr_patch`` is the LR side; the HR patches are ``lr_patch * scale``. Images smaller
         than the patch are skipped. With ``augment`` each patch gets one of the 8 dihedral
-        transforms.
+        transforms. ``part=(first, count)`` cuts only those rows of the batch (one process's
+        share under torch.distributed): every random number of the whole batch is still drawn,
+        so the shares of N processes together are exactly the one-process batch. Patches are
+        cut where the images live (see :meth:`to`).
         """
         gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(step))
         s = self.scale
         lr_patch = tiny.patch(lr_patch)
         usable = self._usable(lr_patch)
+        first, count = part if part is not None else (0, batch_size)
         lrs, hrs = [], []
         picks = torch.randint(len(usable), (batch_size,), generator=gen)
-        for j in picks.tolist():
+        for row, j in enumerate(picks.tolist()):
             i = usable[j]
             lr, hr = self.lr[i], self.hr[i]
             y = int(torch.randint(lr.shape[-2] - lr_patch + 1, (1,), generator=gen))
             x = int(torch.randint(lr.shape[-1] - lr_patch + 1, (1,), generator=gen))
+            k = int(torch.randint(8, (1,), generator=gen)) if augment else 0
+            if not first <= row < first + count:
+                continue
             lp = lr[:, y : y + lr_patch, x : x + lr_patch]
             hp = hr[:, y * s : (y + lr_patch) * s, x * s : (x + lr_patch) * s]
             if self.channels == "rgb" and lp.shape[0] == 1:  # a grayscale image in an RGB set
                 lp, hp = lp.expand(3, -1, -1), hp.expand(3, -1, -1)
-            if augment:
-                k = int(torch.randint(8, (1,), generator=gen))
-                lp, hp = dihedral(lp, k), dihedral(hp, k)
-            lrs.append(lp)
-            hrs.append(hp)
+            lrs.append(dihedral(lp, k))
+            hrs.append(dihedral(hp, k))
         return {
-            "lr": torch.stack(lrs).float().div(255.0),
-            "hr": torch.stack(hrs).float().div(255.0),
+            "lr": torch.stack(lrs).float().div_(255.0),
+            "hr": torch.stack(hrs).float().div_(255.0),
             "scale": s,
         }
+
+    def to(self, device: str | torch.device) -> SRDataset:
+        """Keep the uint8 images on ``device`` (a GPU): batches are then cut, augmented and
+        converted there, with no copy from the host per step. Returns ``self``."""
+        self.hr = [t.to(device) for t in self.hr]
+        self.lr = [t.to(device) for t in self.lr]
+        return self
 
     def patches_per_epoch(self, lr_patch: int) -> int:
         """Number of non-overlapping LR patches in the set (a natural 'epoch' length)."""
@@ -245,12 +257,18 @@ class MultiScaleData:
 
     def batch(
         self, batch_size: int, lr_patch: int | None = None, step: int = 0, seed: int = 0,
-        augment: bool = True,
+        augment: bool = True, part: tuple[int, int] | None = None,
     ) -> Batch:
         """Like :meth:`SRDataset.batch`; ``lr_patch`` is ignored (each scale has its own)."""
         gen = torch.Generator().manual_seed(int(seed) * 7_919 + int(step))
         s = self.choose(step, gen)
-        return self.datasets[s].batch(batch_size, self.lr_patch[s], step, seed, augment)
+        return self.datasets[s].batch(batch_size, self.lr_patch[s], step, seed, augment, part)
+
+    def to(self, device: str | torch.device) -> MultiScaleData:
+        """Move every scale's images to ``device`` (see :meth:`SRDataset.to`)."""
+        for data in self.datasets.values():
+            data.to(device)
+        return self
 
 
 class MixUp:

@@ -194,6 +194,7 @@ def scores_uint8(sr: torch.Tensor, hr: torch.Tensor, shave: int = 0,
     if tuple(sr.shape[-2:]) != tuple(hr.shape[-2:]):
         raise SRLibError(f"SR and HR sizes differ: {tuple(sr.shape)} vs {tuple(hr.shape)}")
     _check_shave(shave)
+    hr = hr.to(sr.device)  # the pair is scored where the SR image is
     h, w = hr.shape[-2:]
     r0, r1, c0, c1 = shave, h - shave, shave, w - shave
     if r1 - r0 < 11 or c1 - c0 < 11:

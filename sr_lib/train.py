@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import tiny
+from . import distributed, tiny
 from .device import pick_device, seed_everything
 from .errors import SRLibError, TrainingDiverged
 
@@ -66,7 +66,11 @@ class TrainConfig:
     pixel_weight: float = 1.0  # weight of the pixel loss (0: hooks' losses only, e.g. a GAN)
     charbonnier_eps: float = 1e-3
     grad_clip: float | None = None  # total-norm clipping threshold
-    amp: bool = False  # mixed precision, CUDA only
+    amp: bool = False  # mixed precision (autocast); see amp_dtype
+    amp_dtype: str = "float16"  # "float16" (CUDA, with a GradScaler) or "bfloat16" (CUDA, CPU)
+    channels_last: bool = False  # NHWC memory layout (faster convs on recent GPUs with amp)
+    data_on_device: bool = False  # keep the uint8 training images on the device (data.to)
+    prefetch: int = 2  # batches prepared ahead in a background thread (0: none)
     seed: int = 0
     augment: bool = True
     log_every: int = 10
@@ -83,13 +87,15 @@ class TrainConfig:
             raise SRLibError(f"reduction must be 'mean' or 'sum', got {self.reduction!r}")
         if self.scheduler not in SCHEDULERS:
             raise SRLibError(f"unknown scheduler {self.scheduler!r}; choose one of {SCHEDULERS}")
+        if self.amp_dtype not in ("float16", "bfloat16"):
+            raise SRLibError(f"amp_dtype must be 'float16' or 'bfloat16', got {self.amp_dtype!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise SRLibError(f"unknown optimizer {self.optimizer!r}; choose 'adam' or 'sgd'")
         for key in ("iterations", "batch_size", "lr_patch", "log_every"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
                 raise SRLibError(f"TrainConfig.{key} must be a whole number >= 1, got "
                                  f"{getattr(self, key)!r}")
-        for key in ("val_every", "ckpt_every"):
+        for key in ("val_every", "ckpt_every", "prefetch"):
             if getattr(self, key) < 0:
                 raise SRLibError(f"TrainConfig.{key} must be >= 0 (0: off), got "
                                  f"{getattr(self, key)!r}")
@@ -124,8 +130,9 @@ class Hook:
     def after_step(self, trainer: Trainer, out: dict, batch: dict) -> None:
         """The main optimiser has stepped."""
 
-    def train_step(self, trainer: Trainer, batch: dict) -> float | None:
-        """Return a loss value to replace the standard step entirely; None keeps it."""
+    def train_step(self, trainer: Trainer, batch: dict) -> torch.Tensor | float | None:
+        """Return the loss (best a detached tensor: a float forces a host sync) to replace the
+        standard step entirely; None keeps it."""
         return None
 
     def state_dict(self) -> dict:
@@ -194,7 +201,7 @@ def _atomic_save(obj: dict, path: Path) -> None:
 
 # settings that may change when a run is resumed (its length and bookkeeping)
 _RESUME_FREE = {"iterations", "log_every", "val_every", "ckpt_every", "ckpt_path", "device",
-                "progress"}
+                "progress", "channels_last", "data_on_device", "prefetch"}
 _NEVER_OVERRIDE = {"optimizer", "scheduler", "amp"}  # the saved states would not fit
 _ESTIMATE_AFTER = 3  # steps timed before the cost line (the first ones include warm-up)
 _WARN_SECONDS = 600  # runs expected to take longer than this say so up front
@@ -213,6 +220,12 @@ class Trainer:
     same ``batch(batch_size, lr_patch, step, seed, augment)`` method).
 
     ``val_data`` (an SRDataset of whole images) is scored with :func:`sr_lib.evaluate.evaluate`.
+
+    On a GPU the step never waits for the device: the loss stays a device tensor and is read
+    back once every ``log_every`` steps (which is also when a non-finite loss is caught), the
+    next batches are prepared in a background thread (``prefetch``), and with
+    ``data_on_device`` the images themselves live on the GPU. Started by torchrun with N
+    processes, the trainer runs DistributedDataParallel (see :mod:`sr_lib.distributed`).
     """
 
     def __init__(
@@ -224,17 +237,39 @@ class Trainer:
         self.hooks = list(hooks)
         seed_everything(self.config.seed)
         self.device = pick_device(self.config.device)
+        self.world, self.rank = 1, 0
+        if distributed.launched():
+            self.device = distributed.setup(self.device)
+            self.world, self.rank = distributed.world_size(), distributed.rank()
         self.model.to(self.device)
+        if self.config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.config.data_on_device and hasattr(data, "to"):
+            data.to(self.device)
         params = list(self.model.parameters())
+        hook_params = []
         for hook in self.hooks:
-            params += list(hook.parameters())
-        if not params:
+            hook_params += list(hook.parameters())
+        if not params + hook_params:
             raise SRLibError("the model has no parameters to train (bicubic is a fixed baseline)")
-        self.optimizer = self._make_optimizer(params)
+        self._hook_params = hook_params
+        # the net the standard step runs: DDP keeps the ranks' model gradients averaged
+        self.net = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = self._make_optimizer(params + hook_params)
         self.scheduler = self._make_scheduler()
-        self.use_amp = bool(self.config.amp and self.device.type == "cuda")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        c = self.config
+        bf16 = c.amp_dtype == "bfloat16"
+        self.use_amp = bool(c.amp and (self.device.type == "cuda" or bf16))
+        self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and not bf16)
         self.step = 0
+        self._ddp_ran = False
+        self._prefetch: _Prefetcher | None = None
         self.history = History()
         self.last_good_checkpoint: Path | None = None
         for hook in self.hooks:
@@ -271,10 +306,32 @@ class Trainer:
         return self.optimizer.param_groups[0]["lr"]
 
     # -- one step -----------------------------------------------------------------------
-    def next_batch(self) -> dict:
+    def make_batch(self, step: int) -> dict:
+        """This process's share of the global batch of ``step``, on the device (thread-safe:
+        the prefetcher calls it ahead of time)."""
         c = self.config
-        batch = self.data.batch(c.batch_size, c.lr_patch, self.step, c.seed, c.augment)
-        batch = {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if self.world == 1:
+            batch = self.data.batch(c.batch_size, c.lr_patch, step, c.seed, c.augment)
+        else:
+            part = distributed.shard(c.batch_size)
+            try:
+                batch = self.data.batch(c.batch_size, c.lr_patch, step, c.seed, c.augment,
+                                        part=part)
+            except TypeError:  # a data object without shares: cut the global batch
+                batch = distributed.slice_batch(
+                    self.data.batch(c.batch_size, c.lr_patch, step, c.seed, c.augment), *part)
+        cuda = self.device.type == "cuda"
+        batch = {k: v.pin_memory().to(self.device, non_blocking=True)
+                 if torch.is_tensor(v) and cuda and v.device.type == "cpu"
+                 else v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        if c.channels_last:
+            batch = {k: v.contiguous(memory_format=torch.channels_last)
+                     if torch.is_tensor(v) and v.dim() == 4 else v for k, v in batch.items()}
+        return batch
+
+    def next_batch(self) -> dict:
+        batch = (self._prefetch.get(self.step) if getattr(self, "_prefetch", None)
+                 else self.make_batch(self.step))
         for hook in self.hooks:
             batch = hook.transform_batch(self, batch)
         return batch
@@ -284,10 +341,11 @@ class Trainer:
             out = hook.forward(self, batch)
             if out is not None:
                 return out
+        self._ddp_ran = self.net is not self.model  # DDP averages these gradients itself
         if getattr(self.model, "takes_scale", False):
-            sr = self.model(batch["lr"], scale=batch["scale"])
+            sr = self.net(batch["lr"], scale=batch["scale"])
         else:
-            sr = self.model(batch["lr"])
+            sr = self.net(batch["lr"])
         return {"sr": sr, "target": batch["hr"]}
 
     def compute_loss(self, out: dict, batch: dict) -> torch.Tensor:
@@ -297,7 +355,7 @@ class Trainer:
             if w is not None:
                 weights = w if weights is None else weights * w
         c = self.config
-        loss = c.pixel_weight * pixel_loss(out["sr"], out["target"], c.loss, weights,
+        loss = c.pixel_weight * pixel_loss(out["sr"].float(), out["target"], c.loss, weights,
                                            c.charbonnier_eps, c.reduction)
         for hook in self.hooks:
             extra = hook.extra_loss(self, out, batch)
@@ -305,13 +363,18 @@ class Trainer:
                 loss = loss + extra
         return loss
 
-    def check_finite(self, loss: torch.Tensor | float) -> None:
+    def check_finite(self, loss: torch.Tensor | float, since: int | None = None) -> None:
+        """Raise :class:`TrainingDiverged` if ``loss`` is not finite (reads it back: a host
+        sync, so the loop calls it once per ``log_every`` steps; ``since`` is the first step
+        that the value covers)."""
         value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
         if not math.isfinite(value):
             where = (f"the last good checkpoint {self.last_good_checkpoint} is kept"
                      if self.last_good_checkpoint else "no checkpoint was written")
+            when = (f"at iteration {self.step}" if since is None or since >= self.step
+                    else f"between iterations {since + 1} and {self.step}")
             raise TrainingDiverged(
-                f"loss became {value} at iteration {self.step}; training stopped and {where}. "
+                f"loss became {value} {when}; training stopped and {where}. "
                 f"Lower the learning rate (now {self.current_lr:g}) or clip gradients "
                 "(grad_clip; --grad-clip), then start afresh (--restart; the checkpoint may "
                 "already hold unstable weights) or resume keeping the new value (--override lr "
@@ -321,7 +384,14 @@ class Trainer:
     def backward_and_step(self, loss: torch.Tensor) -> None:
         """Backward, hooks' penalties, clipping and the optimiser step (usable by hooks)."""
         self.optimizer.zero_grad(set_to_none=True)
+        if self.world > 1 and self.config.reduction == "sum":
+            loss = loss * self.world  # DDP averages gradients; a sum over the batch adds them
         self.scaler.scale(loss).backward()
+        if self.world > 1:  # what DDP did not average: hook modules, models a hook ran itself
+            synced = self._ddp_ran
+            distributed.average_gradients(
+                self._hook_params if synced else self._hook_params + list(self.model.parameters()))
+            self._ddp_ran = False
         self.scaler.unscale_(self.optimizer)
         for hook in self.hooks:
             hook.after_backward(self)
@@ -331,32 +401,36 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
 
-    def train_step(self, batch: dict) -> float:
+    def train_step(self, batch: dict) -> torch.Tensor:
+        """One optimiser step; returns the loss as a detached device tensor (no host sync)."""
         for hook in self.hooks:
             value = hook.train_step(self, batch)
             if value is not None:
-                self.check_finite(value)
-                return float(value)
-        with torch.autocast(self.device.type, enabled=self.use_amp):
+                return value.detach() if torch.is_tensor(value) else torch.tensor(float(value))
+        self._ddp_ran = False
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.use_amp):
             out = self.forward(batch)
             loss = self.compute_loss(out, batch)
-        self.check_finite(loss)
         self.backward_and_step(loss)
         for hook in self.hooks:
             hook.after_step(self, out, batch)
-        return float(loss.detach())
+        return loss.detach()
 
     # -- the loop -----------------------------------------------------------------------
     def validate(self) -> float:
         from .evaluate import evaluate
 
-        result = evaluate(self.model, self.val_data, device=self.device, progress=False)
+        value = None
+        if self.rank == 0:  # one process scores; the others take its number
+            value = evaluate(self.model, self.val_data, device=self.device,
+                             progress=False).mean_psnr
+        value = distributed.broadcast_float(value)
         self.model.train()
         self.history.val_step.append(self.step)
-        self.history.val_psnr.append(result.mean_psnr)
+        self.history.val_psnr.append(value)
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(result.mean_psnr)
-        return result.mean_psnr
+            self.scheduler.step(value)
+        return value
 
     def fit(self, resume: bool = True, overrides: Sequence[str] = ()) -> History:
         """Train up to ``config.iterations``; with ``resume`` continue from ``ckpt_path``
@@ -366,18 +440,22 @@ class Trainer:
         if resume and c.ckpt_path and Path(c.ckpt_path).exists():
             self.load_checkpoint(c.ckpt_path, overrides)
         self.model.train()
-        running, count = 0.0, 0
-        bar = tqdm(total=c.iterations, initial=self.step, disable=not c.progress,
+        main = self.rank == 0
+        running, count, since = None, 0, self.step
+        if self.world > 1 and main:
+            print(f"[distributed] world size {self.world}: {c.batch_size // self.world} of every "
+                  f"{c.batch_size} patches per process, on {self.device.type}", flush=True)
+        bar = tqdm(total=c.iterations, initial=self.step, disable=not (c.progress and main),
                    desc="train", dynamic_ncols=True)
         t0 = t_start = time.perf_counter()
         start, pending = self.step, None
+        if c.prefetch:
+            self._prefetch = _Prefetcher(self.make_batch, c.prefetch, c.iterations)
         try:
             while self.step < c.iterations:
                 batch = self.next_batch()
-                running += self.train_step(batch)
-                if pending is not None:  # its weights just gave a finite loss: keep it
-                    self._promote(pending, Path(c.ckpt_path))
-                    pending = None
+                loss = self.train_step(batch)
+                running = loss if running is None else running + loss  # stays on the device
                 count += 1
                 self.step += 1
                 if self.scheduler is not None and not isinstance(
@@ -385,24 +463,37 @@ class Trainer:
                 ):
                     self.scheduler.step()
                 if self.step % c.log_every == 0 or self.step == c.iterations:
+                    # the one read-back of the loss per log interval (mean over processes)
+                    mean = float(distributed.mean_over_ranks(running.float()) / count)
+                    self.check_finite(mean, since)
+                    if pending is not None:  # its weights have since given finite losses
+                        self._promote(pending, Path(c.ckpt_path))
+                        pending = None
                     self.history.step.append(self.step)
-                    self.history.loss.append(running / count)
+                    self.history.loss.append(mean)
                     self.history.lr.append(self.current_lr)
-                    bar.set_postfix(loss=f"{running / count:.4f}", lr=f"{self.current_lr:.1e}")
-                    running, count = 0.0, 0
+                    bar.set_postfix(loss=f"{mean:.4f}", lr=f"{self.current_lr:.1e}")
+                    running, count, since = None, 0, self.step
                 if self.val_data is not None and c.val_every and self.step % c.val_every == 0:
                     bar.set_postfix(val_psnr=f"{self.validate():.2f}")
                 if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0 and (
                         self.step < c.iterations):
+                    if running is not None:  # writing syncs anyway: check the losses so far
+                        self.check_finite(distributed.mean_over_ranks(running.float()), since)
+                    if pending is not None:
+                        self._promote(pending, Path(c.ckpt_path))
                     self.history.seconds += time.perf_counter() - t0
                     t0 = time.perf_counter()
                     pending = self._save_pending(Path(c.ckpt_path))
                 bar.update(1)
-                if self.step - start == _ESTIMATE_AFTER:
+                if self.step - start == _ESTIMATE_AFTER and main:
                     self._say_cost(time.perf_counter() - t_start, start)
         finally:
             bar.close()
-            if pending is not None:  # unverified weights (divergence, interrupt): drop them
+            if self._prefetch is not None:
+                self._prefetch.close()
+                self._prefetch = None
+            if pending is not None and main:  # unverified weights (divergence, interrupt)
                 pending.unlink(missing_ok=True)
         self.history.seconds += time.perf_counter() - t0
         if self.val_data is not None and (not self.history.val_step
@@ -414,14 +505,18 @@ class Trainer:
 
     def _save_pending(self, path: Path) -> Path:
         """A periodic checkpoint is first written beside the real one and only replaces it once
-        the next step's loss is finite: a run that diverges never leaves its last checkpoint
-        holding the weights that blew up."""
+        the losses logged after it are finite: a run that diverges never leaves its last
+        checkpoint holding the weights that blew up. Rank 0 writes; the others wait."""
         pending = path.with_name(path.name + ".pending")
-        _atomic_save(self.state_dict(), pending)
+        if self.rank == 0:
+            _atomic_save(self.state_dict(), pending)
+        distributed.barrier()
         return pending
 
     def _promote(self, pending: Path, path: Path) -> None:
-        pending.replace(path)
+        if self.rank == 0:
+            pending.replace(path)
+        distributed.barrier()
         self.last_good_checkpoint = path
 
     def _say_cost(self, seconds: float, start: int) -> None:
@@ -459,7 +554,9 @@ class Trainer:
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the full training state atomically (a crash never leaves a half file)."""
         path = Path(path)
-        _atomic_save(self.state_dict(), path)
+        if self.rank == 0:  # one writer; every rank continues only once the file is complete
+            _atomic_save(self.state_dict(), path)
+        distributed.barrier()
         self.last_good_checkpoint = path
         return path
 
@@ -541,6 +638,32 @@ class Trainer:
                 1 + math.cos(math.pi * min(self.step, c.iterations) / c.iterations)) / 2
         sched.last_epoch = self.step
         sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+
+class _Prefetcher:
+    """Prepares the batches of the next steps in one background thread while the current step
+    runs (a batch depends only on its step, so the order of work cannot change any result)."""
+
+    def __init__(self, make, depth: int, last: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.make, self.depth, self.last = make, depth, last
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="sr_lib-prefetch")
+        self.futures: dict = {}
+
+    def get(self, step: int) -> dict:
+        for s in range(step, min(step + self.depth + 1, self.last)):
+            if s not in self.futures:
+                self.futures[s] = self.pool.submit(self.make, s)
+        for s in [s for s in self.futures if s < step]:  # a resumed or skipped step
+            self.futures.pop(s).cancel()
+        future = self.futures.pop(step, None)
+        return future.result() if future is not None else self.make(step)
+
+    def close(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
 
 
 def save_weights(model: nn.Module, path: str | Path, **meta) -> None:
@@ -638,7 +761,7 @@ class TBPTT(Hook):
             raise SRLibError(f"TBPTT needs 1 <= k2 <= k1, got k1={k1}, k2={k2}")
         self.k1, self.k2, self.intermediate_weight = k1, k2, intermediate_weight
 
-    def train_step(self, trainer: Trainer, batch: dict) -> float:
+    def train_step(self, trainer: Trainer, batch: dict) -> torch.Tensor:
         model, lr, hr = trainer.model, batch["lr"], batch["hr"]
         n_iter = int(model.iterations)
         state = model.init_state(lr)
@@ -651,9 +774,8 @@ class TBPTT(Hook):
                 weight = 1.0 if k + 1 == n_iter else self.intermediate_weight
                 out = {"sr": model.estimate(state), "target": hr}
                 loss = weight * trainer.compute_loss(out, batch)
-                trainer.check_finite(loss)
                 trainer.backward_and_step(loss)
-                losses.append(float(loss.detach()) / weight)
+                losses.append(loss.detach() / weight)
         return losses[-1]
 
 
