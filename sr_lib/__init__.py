@@ -6,7 +6,9 @@ Submodules (imported on demand):
   images, BT.601 colour, MATLAB-compatible bicubic resize and its adjoint, degradations;
 * :mod:`sr_lib.datasets`, :mod:`sr_lib.catalog`: (LR, HR) data and the standard sets;
 * :mod:`sr_lib.metrics`, :mod:`sr_lib.evaluate`, :mod:`sr_lib.complexity`: the protocol;
-* :mod:`sr_lib.models`: the model registry; :mod:`sr_lib.train`: the one trainer;
+* :mod:`sr_lib.models`: the model registry; :mod:`sr_lib.train`: the one trainer, which
+  :mod:`sr_lib.distributed` runs on several processes under torchrun;
+* :mod:`sr_lib.receptive`: receptive-field radii (the overlap that makes tiling exact);
 * :mod:`sr_lib.notebook`: helpers for the chapters (profiles, banners, widgets).
 """
 

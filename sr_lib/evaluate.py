@@ -85,15 +85,18 @@ def _tiles(h: int, w: int, tile: int, overlap: int):
 
 
 def self_ensemble(
-    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batched: bool = True
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batched: bool | None = None
 ) -> torch.Tensor:
     """The x8 geometric ensemble: average of ``T_k^-1(fn(T_k(x)))`` over the 8 dihedral T_k.
 
     ``x`` is (..., N, C, H, W) and ``fn`` keeps that layout. With ``batched`` the transforms
     that give the same shape (all 8 for a square image, else two groups of 4) go through ``fn``
     as one batch, so a GPU runs 1-2 passes instead of 8; when that batch does not fit in memory
-    the passes run one by one. The result is the same up to float rounding.
+    the passes run one by one. The result is the same up to float rounding. ``None`` batches
+    on accelerators only: a CPU gains nothing from it (``benchmarks/throughput.py``).
     """
+    if batched is None:
+        batched = x.device.type != "cpu"
     if not batched:
         return torch.stack([dihedral_inverse(fn(dihedral(x, k)), k) for k in range(8)]).mean(0)
     n = x.shape[-4]

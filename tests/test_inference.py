@@ -71,7 +71,7 @@ def test_batched_ensemble_equals_one_by_one(shape):
         return model(t)
 
     with torch.no_grad():
-        batched = self_ensemble(fn, x)
+        batched = self_ensemble(fn, x, batched=True)
         n_batched = len(calls)
         single = self_ensemble(fn, x, batched=False)
     assert n_batched == (1 if shape[-1] == shape[-2] else 2)

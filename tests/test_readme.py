@@ -33,7 +33,8 @@ def commands(block: str) -> list[str]:
 
 def test_readme_has_the_blocks():
     assert len(blocks("python")) >= 6 and len(blocks("bash")) == 1
-    assert all("python -m sr_lib" in c for c in commands(blocks("bash")[0]))
+    assert all("python -m sr_lib" in c or c.startswith("torchrun ")
+               for c in commands(blocks("bash")[0]))
 
 
 @pytest.fixture()
@@ -67,3 +68,4 @@ def test_cli_block_runs(env, tmp_path):
                               text=True, timeout=600)
         assert done.returncode == 0, f"{cmd}\n{done.stderr[-2000:]}"
     assert (tmp_path / "bird_x2.png").is_file() and (tmp_path / "teacher.pt").is_file()
+    assert (tmp_path / "runs" / "ddp" / "weights.pt").is_file()  # the torchrun command
