@@ -9,6 +9,8 @@ Submodules (imported on demand):
 * :mod:`sr_lib.models`: the model registry; :mod:`sr_lib.train`: the one trainer, which
   :mod:`sr_lib.distributed` runs on several processes under torchrun;
 * :mod:`sr_lib.receptive`: receptive-field radii (the overlap that makes tiling exact);
+* :mod:`sr_lib.ranges`: the [0, 1] convention and the rule that converts hyper-parameters of
+  code that works on [0, 255];
 * :mod:`sr_lib.notebook`: helpers for the chapters (profiles, banners, widgets).
 """
 

@@ -11,7 +11,10 @@ model; ``L_DR``: the dual regression loss of the whole pruned model, Eq. 1), mea
 ``sum_out ||dL/dW[out, c]||_F`` (the DCP criterion). The chosen channel is warm-started from
 the original weights, then the selected channels take a few SGD steps (Nesterov momentum 0.9,
 lr 5e-5 in the paper). With ``gamma = 0`` this is DCP-style selection by feature
-reconstruction alone, the ablation of the dual term. The result is cut with
+reconstruction alone, the ablation of the dual term. ``gamma`` is for [0, 1] pixels: the
+released code adds the two terms (gamma = 1) on [0, 255], where the task term weighs 255 times
+less against the feature MSE; the same balance here is ``gamma = 1/255``
+(``sr_lib.ranges.from_released(1, "dual", "feature_mse")``). The result is cut with
 :func:`~sr_lib.pruning.channels.keep_channels` into an ordinary smaller model.
 """
 

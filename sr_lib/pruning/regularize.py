@@ -40,7 +40,8 @@ class GrowingRegularizer(Hook):
     """
 
     def __init__(self, model: nn.Module, plan: Plan, delta: float = 1e-4, interval: int = 20,
-                 ceiling: float = 0.5, stabilize: int = 0, record_every: int = 0) -> None:
+                 ceiling: float = 0.5, stabilize: int = 0, record_every: int = 0,
+                 bias_factor: float = 1.0) -> None:
         if delta <= 0 or ceiling <= 0 or interval < 1:
             raise SRLibError("delta and ceiling must be positive and interval >= 1")
         modules = dict(model.named_modules())
@@ -48,6 +49,7 @@ class GrowingRegularizer(Hook):
                        for name, kept in plan.items()}
         self.delta, self.interval, self.ceiling = delta, int(interval), ceiling
         self.stabilize, self.record_every = int(stabilize), int(record_every)
+        self.bias_factor = float(bias_factor)
         self.increments = 0  # alpha = increments * delta: an integer count does not drift
         self.steps = 0
         self.history: list[dict] = []
@@ -72,7 +74,7 @@ class GrowingRegularizer(Hook):
             if conv.weight.grad is not None:
                 conv.weight.grad[idx] += self.alpha * conv.weight.detach()[idx]
             if conv.bias is not None and conv.bias.grad is not None:
-                conv.bias.grad[idx] += self.alpha * conv.bias.detach()[idx]
+                conv.bias.grad[idx] += self.alpha * self.bias_factor * conv.bias.detach()[idx]
 
     def after_step(self, trainer: Trainer, out: dict, batch: dict) -> None:
         self.steps += 1
