@@ -2,7 +2,8 @@
 
 Layout: ``<root>/<Name>/HR/*.png`` (also accepted: ``<root>/<Name>/*.png`` and, for DIV2K, the
 official ``DIV2K_train_HR`` / ``DIV2K_valid_HR`` folders). ``root`` is an argument or the
-``SR_DATA`` environment variable. ``291`` is T91 + BSD200, the VDSR / AIL training set.
+``SR_DATA`` environment variable. ``291`` is T91 + BSD200, the VDSR / AIL training set;
+``DF2K`` is DIV2K + Flickr2K, the EDSR / SRP / DRN training set.
 
 Downloads are per file and verified against SHA-256 checksums of the decoded pixels, pinned in
 ``catalog_manifest.tsv`` for the sets whose reference copy we hold (Set5, Set14, B100, T91,
@@ -84,6 +85,11 @@ REGISTRY: dict[str, DatasetInfo] = {
               subfolders=("HR", "DIV2K_train_HR", ""),
               archive_url="https://data.vision.ee.ethz.ch/cvl/DIV2K/DIV2K_train_HR.zip",
               how_to_get="the DIV2K_train_HR.zip archive of the NTIRE 2017 challenge"),
+        _info("Flickr2K", "train", 2650, "Lim et al., CVPRW 2017 (EDSR)",
+              subfolders=("HR", "Flickr2K_HR", ""),
+              how_to_get="the Flickr2K archive released with EDSR (its Flickr2K_HR folder)"),
+        _info("DF2K", "train", 3450, "DIV2K + Flickr2K, as trained on by EDSR, SRP and DRN",
+              parts=("DIV2K", "Flickr2K")),
     ]
 }
 
@@ -123,7 +129,14 @@ def find(name: str, root: str | Path | None = None) -> list[Path]:
     we looked and how to get the data."""
     entry = info(name)
     if entry.parts:
-        return tiny.files([f for part in entry.parts for f in find(part, root)])
+        files = []
+        for part in entry.parts:
+            try:
+                files += find(part, root)
+            except DatasetNotFoundError as exc:
+                raise DatasetNotFoundError(f"{entry.name} is {' + '.join(entry.parts)}, and "
+                                           f"{part} is missing: {exc}") from None
+        return tiny.files(files)
     base = data_root(root)
     if base is None:
         raise DatasetNotFoundError(

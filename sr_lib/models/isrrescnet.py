@@ -73,7 +73,7 @@ class ERD(nn.Module):
     """
 
     def __init__(self, channels: int = 3, features: int = 64, blocks: int = 5,
-                 feedback: int = 0) -> None:
+                 feedback: int = 0, init: str = "pytorch") -> None:
         super().__init__()
         self.encoder = nn.Sequential(nn.ReflectionPad2d(2),
                                      weight_norm(nn.Conv2d(channels, features, 5)))
@@ -87,6 +87,11 @@ class ERD(nn.Module):
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.zeros_(m.bias)
+                if init == "kaiming":  # the paper's; weight norm's g then equals ||v||
+                    w = torch.empty_like(m.weight)
+                    nn.init.kaiming_normal_(w, a=0.1, nonlinearity="leaky_relu")
+                    with torch.no_grad():
+                        m.weight = w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.encoder(x)
@@ -119,7 +124,11 @@ class ISRResCNet(nn.Module):
     released code's pair (decimation for H, corner-aligned cubic upsampling for H^T).
     ``learn_extrapolation=False`` freezes the k / (k + 3) weights (an ablation).
     ``step_size`` is 1 / alpha of the data step; ``None`` picks s^2 for ``'exact'`` (alpha =
-    ||H^T H||) and 1 for ``'released'``.
+    ||H^T H||) and 1 for ``'released'``. ``init='kaiming'`` is the paper's initialisation (zero
+    biases either way); ``'pytorch'`` keeps PyTorch's default (what the released code gets).
+    ``x0='bicubic'`` starts from MATLAB bicubic upscaling, on the pixel-centre grid of the
+    exact H; ``'bilinear'`` is the released code's corner-aligned start (Chapter 1 measures the
+    cost of mixing it with the exact H).
     """
 
     # the noise level and the L2-ball radius are measured on the whole image, so every output
@@ -130,8 +139,14 @@ class ISRResCNet(nn.Module):
         self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
         blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
         alpha_max: float = 2.0, alpha_min: float = 1.0, step_size: float | None = None,
+        init: str = "pytorch", x0: str = "bilinear",
     ) -> None:
         super().__init__()
+        if init not in ("pytorch", "kaiming"):
+            raise SRLibError(f"init must be 'pytorch' or 'kaiming', got {init!r}")
+        if x0 not in ("bilinear", "bicubic"):
+            raise SRLibError(f"x0 must be 'bilinear' or 'bicubic', got {x0!r}")
+        self.x0 = x0
         if data_step not in ("exact", "released"):
             raise SRLibError(f"data_step must be 'exact' or 'released', got {data_step!r}")
         if iterations < 1:
@@ -143,7 +158,7 @@ class ISRResCNet(nn.Module):
         if not step_size > 0:
             raise SRLibError(f"step_size must be positive, got {step_size}")
         self.step_size = float(step_size)
-        self.erd = ERD(3, features, blocks, feedback)
+        self.erd = ERD(3, features, blocks, feedback, init)
         self.log_alpha = nn.Parameter(
             torch.linspace(math.log(alpha_max), math.log(alpha_min), self.iterations))
         t = torch.arange(self.iterations, dtype=torch.float32).clamp_min(1)
@@ -170,7 +185,10 @@ class ISRResCNet(nn.Module):
     # -- the TBPTT protocol of sr_lib.train.TBPTT -------------------------------------------
     def init_state(self, lr: torch.Tensor) -> dict:
         h, w = lr.shape[-2] * self.scale, lr.shape[-1] * self.scale
-        x0 = F.interpolate(lr, size=(h, w), mode="bilinear", align_corners=True)
+        if self.x0 == "bicubic":  # pixel-centre MATLAB bicubic: the same grid as the exact H
+            x0 = imresize(lr, size=(h, w))
+        else:  # the released code's corner-aligned bilinear start
+            x0 = F.interpolate(lr, size=(h, w), mode="bilinear", align_corners=True)
         sigma = estimate_sigma(lr)
         return {"x": x0, "prev": x0, "sigma": sigma}
 
