@@ -137,16 +137,21 @@ def check(condition: bool, success: str, hint: str) -> None:
     print(f"Correct: {success}")
 
 
+def _cell(text: object) -> str:
+    """A table cell that cannot break the table: ``|`` escaped, line breaks as <br>."""
+    return str(text).replace("|", "\\|").replace("\n", "<br>")
+
+
 def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
     """Render a list of dicts as a Markdown table (and display it in a notebook)."""
     if not rows:
         return ""
     keys = list(dict.fromkeys(k for r in rows for k in r))  # union, in first-seen order
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines = ["| " + " | ".join(_cell(k) for k in keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
         cells = [format(r[k], floatfmt) if isinstance(r.get(k), float) else str(r.get(k, "-"))
                  for k in keys]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     text = "\n".join(lines)
     try:
         from IPython.display import Markdown, display

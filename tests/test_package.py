@@ -26,6 +26,12 @@ def test_profile_override(monkeypatch):
 def test_notebook_helpers():
     text = markdown_table([{"a": 1.234, "b": "x"}, {"a": 2.0, "c": 3}])
     assert "| a | b | c |" in text and "| 1.23 | x | - |" in text and "| 2.00 | - | 3 |" in text
+    norm = markdown_table([{"operator": "||H^T H||", "value": "1/s^2\nexact"}])
+    rows = norm.splitlines()
+    assert rows[2] == "| \\|\\|H^T H\\|\\| | 1/s^2<br>exact |"  # escaped, one row
+    # every row splits into as many cells as the header once escaped bars are ignored
+    widths = {len(r.replace("\\|", "").strip("|").split("|")) for r in rows}
+    assert widths == {2}
     with pytest.raises(AssertionError, match="hint"):
         check(False, "ok", "hint")
 
