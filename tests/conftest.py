@@ -39,3 +39,15 @@ def small_images() -> list[np.ndarray]:
         img = base + g.normal(0, 10, (h, w, 3)) + (xx > w // 2)[:, :, None] * 40
         out.append(np.clip(img, 0, 255).astype(np.uint8))
     return out
+
+
+@pytest.fixture()
+def folder(tmp_path, small_images):
+    """The small test images as PNG files in a folder (what the command line reads)."""
+    from PIL import Image
+
+    hr = tmp_path / "hr"
+    hr.mkdir()
+    for i, img in enumerate(small_images):
+        Image.fromarray(img).save(hr / f"{i}.png")
+    return hr

@@ -22,15 +22,6 @@ from sr_lib.train import save_weights
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture()
-def folder(tmp_path, small_images):
-    hr = tmp_path / "hr"
-    hr.mkdir()
-    for i, img in enumerate(small_images):
-        Image.fromarray(img).save(hr / f"{i}.png")
-    return hr
-
-
 def run(args, capsys):
     code = cli.main([str(a) for a in args])
     cap = capsys.readouterr()

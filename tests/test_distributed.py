@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
-from PIL import Image
 
 from sr_lib.datasets import SRDataset
 from sr_lib.models import build
@@ -19,15 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="this torch has no gloo backend")
-
-
-@pytest.fixture()
-def folder(tmp_path, small_images):
-    hr = tmp_path / "hr"
-    hr.mkdir()
-    for i, img in enumerate(small_images):
-        Image.fromarray(img).save(hr / f"{i}.png")
-    return hr
 
 
 def _train(folder, out, procs: int, iterations: int = 12, batch: int = 8, extra=()):
