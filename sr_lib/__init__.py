@@ -11,6 +11,8 @@ Submodules (imported on demand):
 * :mod:`sr_lib.receptive`: receptive-field radii (the overlap that makes tiling exact);
 * :mod:`sr_lib.ranges`: the [0, 1] convention and the rule that converts hyper-parameters of
   code that works on [0, 255];
+* :mod:`sr_lib.stats`: seed-replicated comparisons, 95% intervals and claim verdicts;
+* :mod:`sr_lib.profiles`: each chapter's ``paper`` profile, item by item;
 * :mod:`sr_lib.notebook`: helpers for the chapters (profiles, banners, widgets).
 """
 
