@@ -51,12 +51,16 @@ def find_data(names: list[str], download: bool = False) -> dict[str, list[Path]]
     for name in names:
         try:
             found[name] = catalog.find(name)
-        except DatasetNotFoundError as exc:
+        except DatasetNotFoundError:
             if download and catalog.info(name).files and catalog.data_root() is not None:
                 catalog.download(name)
                 found[name] = catalog.find(name)
-            else:
-                print(f"[data] {exc}")
+            else:  # a page shows this line: the set's name and source, not this machine's paths
+                entry = catalog.info(name)
+                source = entry.how_to_get or (" + ".join(entry.parts) if entry.parts else
+                                              "sr_lib.catalog.download")
+                print(f"[data] {entry.name} is not under the data root (SR_DATA); source: "
+                      f"{source}. catalog.find({entry.name!r}) lists the folders it tries.")
     return found
 
 

@@ -113,3 +113,13 @@ def test_scoreboard_scores_each_network_once_per_scale_and_set(tmp_path):
     assert first["Toy"] == (ref.mean_psnr, ref.mean_ssim)
     vdsr = build("vdsr", scale=2, width=4, depth=4)
     assert board(vdsr, "vdsr", 3)["Toy"] == board(vdsr.at_scale(3), "vdsr-x3", 3)["Toy"]
+
+
+def test_find_data_reports_missing_sets_without_paths(tmp_path, monkeypatch, capsys):
+    from sr_lib.notebook import find_data
+
+    monkeypatch.setenv("SR_DATA", str(tmp_path))
+    assert find_data(["Urban100", "DF2K"]) == {}
+    out = capsys.readouterr().out
+    assert "Urban100 is not under the data root" in out and "DF2K" in out
+    assert str(tmp_path) not in out
