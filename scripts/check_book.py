@@ -1,4 +1,5 @@
-"""Check the built HTML: every chapter page exists and its Colab button opens the .ipynb."""
+"""Check the built HTML: every chapter page exists, its Colab button opens the .ipynb, and
+MathJax is served from the book itself."""
 
 import pathlib
 import re
@@ -7,6 +8,13 @@ import sys
 html = pathlib.Path(sys.argv[1])
 root = pathlib.Path(__file__).resolve().parents[1]
 problems = []
+if not (html / "_static" / "mathjax" / "tex-chtml.js").is_file():
+    problems.append("the book carries no MathJax (_static/mathjax/tex-chtml.js): run "
+                    "scripts/fetch_mathjax.sh (needs npm) before building, or pages show raw TeX "
+                    "offline")
+for page in sorted(html.rglob("*.html")):
+    if re.search(r'src="https?://[^"]*mathjax', page.read_text(), re.I):
+        problems.append(f"{page.relative_to(html)} loads MathJax from the network")
 for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
     page = html / "notebooks" / f"{nb.stem}.html"
     if not page.exists():

@@ -24,6 +24,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
   echo "$want" > "$stamp"
 fi
+# MathJax for the book's pages, served from the book itself (no CDN at view time)
+bash "$ROOT/scripts/fetch_mathjax.sh" || echo "[setup] warning: MathJax could not be installed;" \
+  "the built book will show raw TeX offline (scripts/check_book.py reports it)" >&2
 # The real benchmark sets and the authors' released weights live beside the checkout when
 # available (never committed).
 if [ -z "${SR_DATA:-}" ] && [ -d "$ROOT/../shared/data/Set5" ]; then

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Put MathJax 3 (its es5 build) into _static/mathjax, so the built book renders its maths with
+# no network at view time (a classroom, a cluster). Fetched once from the npm registry, pinned
+# by version and checked against the registry's sha512; the folder is git-ignored.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VERSION="3.2.2"
+SHA512="Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw=="
+DEST="$ROOT/_static/mathjax"
+if [ -f "$DEST/tex-chtml.js" ] && [ "$(cat "$DEST/.version" 2>/dev/null)" = "$VERSION" ]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null; then
+  echo "[setup] npm not found: install Node.js (Debian: apt-get install npm) so that the book" \
+       "can ship MathJax; without it the pages show raw TeX offline" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "mathjax@$VERSION" >/dev/null)
+tarball="$work/mathjax-$VERSION.tgz"
+got="$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+if [ "$got" != "$SHA512" ]; then
+  echo "[setup] mathjax-$VERSION.tgz has sha512 $got, expected $SHA512: not installing it" >&2
+  exit 1
+fi
+tar -xzf "$tarball" -C "$work"
+rm -rf "$DEST"
+mkdir -p "$DEST"
+cp -r "$work/package/es5/." "$DEST/"
+echo "$VERSION" > "$DEST/.version"
+echo "[setup] MathJax $VERSION installed in _static/mathjax"
