@@ -1,5 +1,6 @@
 """Check committed chapter notebooks: executed top to bottom, no error outputs, a papermill
-``parameters`` cell, and a run banner naming the profile, hardware and sr_lib version."""
+``parameters`` cell, a run banner naming the profile, hardware and sr_lib version, and at least
+three exercise solutions collapsed with their outputs behind a "Solution" toggle."""
 
 import json
 import re
@@ -11,6 +12,16 @@ for path in sys.argv[1:]:
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in code):
         problems.append(f"{path}: no cell tagged 'parameters'")
+    solutions = [c for c in code if "solution" in c.get("metadata", {}).get("tags", [])]
+    if len(solutions) < 3:
+        problems.append(f"{path}: {len(solutions)} cells tagged 'solution'; a chapter has at "
+                        "least three exercises with hidden solutions")
+    for c in solutions:
+        meta = c["metadata"]
+        if "hide-cell" not in meta["tags"] or "Solution" not in meta.get("mystnb", {}).get(
+                "code_prompt_show", ""):
+            problems.append(f"{path}: solution cell {c.get('id')} is not collapsed behind a "
+                            "'Solution' toggle (tags hide-cell + solution, mystnb prompts)")
     if not any(c.get("outputs") for c in code):
         problems.append(f"{path}: no outputs; commit the executed 'book' run")
         continue

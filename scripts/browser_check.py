@@ -1,0 +1,121 @@
+"""Open the built book in headless Chromium with the network blocked and check every page as a
+reader sees it; save a desktop and a phone screenshot of every chapter.
+
+    python scripts/browser_check.py _build/html [--shots DIR] [--chromium /usr/bin/chromium]
+
+Per page: no raw TeX left (every inline and display formula rendered by MathJax), every image
+loaded with a non-zero size, every table row as wide as its header, no solution output visible
+before a click, no console errors, no absolute file-system path in the text. Needs the
+``playwright`` package and a Chromium (Debian: ``apt-get install chromium``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+CHECKS_JS = r"""
+() => {
+  const out = {raw_tex: [], images: [], tables: [], solutions: [], paths: []};
+  const text = document.querySelector('main, article, body').innerText;
+  for (const m of text.matchAll(/\\\(|\\\)|\$\$|\\begin\{/g)) {
+    out.raw_tex.push(text.slice(Math.max(0, m.index - 30), m.index + 30));
+  }
+  for (const img of document.images) {
+    if (!img.complete || img.naturalWidth === 0) out.images.push(img.src.slice(-80));
+  }
+  for (const table of document.querySelectorAll('table')) {
+    const head = table.querySelector('thead tr') || table.querySelector('tr');
+    if (!head) continue;
+    const width = [...head.children].reduce((n, c) => n + (c.colSpan || 1), 0);
+    for (const row of table.querySelectorAll('tbody tr')) {
+      const n = [...row.children].reduce((k, c) => k + (c.colSpan || 1), 0);
+      if (n !== width) { out.tables.push(`${n} cells under a ${width}-column header`); break; }
+    }
+  }
+  for (const cell of document.querySelectorAll('.tag_solution, .tag_hide-input')) {
+    const output = cell.querySelector('.cell_output');
+    if (output && output.offsetParent !== null && output.innerText.trim()) {
+      out.solutions.push(output.innerText.trim().slice(0, 60));
+    }
+  }
+  for (const m of text.matchAll(/(?:^|[\s'"(])(\/(?:work|home|root|tmp|usr|Users)\/[^\s'")]+)/g)) {
+    out.paths.push(m[1]);
+  }
+  return out;
+}
+"""
+
+
+def check_page(page, path: Path) -> list[str]:
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(path.as_uri(), wait_until="load")
+    try:  # MathJax typesets after load; wait for it when the page has maths
+        page.wait_for_function("() => !window.MathJax || !window.MathJax.startup || "
+                               "window.MathJax.startup.promise.then(() => true)", timeout=20000)
+        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    except Exception as exc:  # noqa: BLE001 - reported as a problem of this page
+        errors.append(f"MathJax did not finish: {exc}")
+    found = page.evaluate(CHECKS_JS)
+    problems = [f"console error: {e[:120]}" for e in errors]
+    labels = {"raw_tex": "raw TeX", "images": "image not loaded", "tables": "table row width",
+              "solutions": "solution output visible", "paths": "file-system path in text"}
+    for key, label in labels.items():
+        for item in found[key][:3]:
+            problems.append(f"{label}: {item!r}")
+        if len(found[key]) > 3:
+            problems.append(f"{label}: ... {len(found[key]) - 3} more")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("html", type=Path)
+    ap.add_argument("--shots", type=Path, default=None)
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    args = ap.parse_args()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("browser check: the playwright package is missing (pip install playwright)",
+              file=sys.stderr)
+        return 2
+    if not Path(args.chromium).exists():
+        print(f"browser check: no Chromium at {args.chromium}; install it (Debian: apt-get "
+              "install chromium) or pass --chromium PATH", file=sys.stderr)
+        return 2
+    shots = args.shots or Path(tempfile.mkdtemp(prefix="srbook-shots-"))
+    shots.mkdir(parents=True, exist_ok=True)
+    pages = sorted(p for p in args.html.rglob("*.html")
+                   if "_static" not in p.parts and p.name not in ("search.html", "genindex.html"))
+    failures = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=args.chromium)
+        for name, viewport in (("desktop", (1400, 1000)), ("phone", (400, 850))):
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())  # offline
+            for path in pages:
+                page = context.new_page()
+                problems = check_page(page, path)
+                rel = path.relative_to(args.html)
+                if "notebooks" in rel.parts:
+                    page.screenshot(path=str(shots / f"{path.stem}-{name}.png"), full_page=False)
+                if name == "desktop":  # content checks once; screenshots for both
+                    if problems:
+                        failures += 1
+                        print(f"{rel}: " + "; ".join(problems))
+                    else:
+                        print(f"{rel}: OK")
+                page.close()
+            context.close()
+        browser.close()
+    print(f"screenshots: {shots}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
