@@ -17,6 +17,7 @@ done
 case "$PROFILE" in ""|smoke|book|paper) ;; *) echo "error: profile must be smoke, book or paper" >&2; exit 2 ;; esac
 source scripts/setup_env.sh
 export SRBOOK_STATIC=1
+export TQDM_DISABLE=1  # progress bars are for live runs, never stored in committed outputs
 if [ -n "$PROFILE" ]; then
   for nb in notebooks/[0-9][0-9]_*.ipynb; do
     echo "[book] executing $nb in the '$PROFILE' profile (fresh kernel, top to bottom)"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,9 +53,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
         src.write_text(json.dumps(part))
+        env = dict(os.environ, SRBOOK_STATIC="1", TQDM_DISABLE="1")  # no stored progress bars
         subprocess.run([sys.executable, "-m", "papermill", str(src), str(out), "-p", "profile",
                         args.profile, "--cwd", str(path.parent), "--log-level", "ERROR",
-                        "--execution-timeout", "36000"], check=True)
+                        "--execution-timeout", "36000"], check=True, env=env)
         done = {c["id"]: c for c in json.loads(out.read_text())["cells"]}
     for c in cells:
         if c.get("metadata", {}).get("srbook_section") == args.section and c["id"] in done:

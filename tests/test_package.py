@@ -123,3 +123,20 @@ def test_find_data_reports_missing_sets_without_paths(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert "Urban100 is not under the data root" in out and "DF2K" in out
     assert str(tmp_path) not in out
+
+
+def test_colab_pin_matches_the_package_version():
+    import json
+    import re
+    from pathlib import Path
+
+    import sr_lib
+
+    root = Path(__file__).resolve().parents[1]
+    project = re.search(r'^version = "([^"]+)"', (root / "pyproject.toml").read_text(),
+                        re.M).group(1)
+    assert project == sr_lib.__version__
+    for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"])
+        pins = set(re.findall(r"git\+https://github\.com/[^@\s\"]+@v([0-9][^\s\"]*)", text))
+        assert pins == {sr_lib.__version__}, f"{nb.name} pins {pins or 'nothing'}"
