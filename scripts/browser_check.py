@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--shots", type=Path, default=None)
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
+    args.html = args.html.resolve()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
