@@ -31,6 +31,12 @@ def resolve_profile(profile: str) -> str:
 def banner(profile: str, device: str | torch.device | None = None) -> None:
     """Show a Markdown line stating what produced the outputs below (top of every chapter)."""
     dev = pick_device(device)
+    try:  # every chapter calls this first: its figures follow the book's size rule
+        from .plot import book_style
+
+        book_style()
+    except ImportError:  # matplotlib is optional for the library
+        pass
     text = (
         f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__} · "
         f"torch {torch.__version__} · Python {platform.python_version()} · "

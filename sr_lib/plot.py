@@ -1,4 +1,10 @@
-"""Figures the chapters share (matplotlib is imported only here)."""
+"""Figures the chapters share (matplotlib is imported only here), and the one size rule.
+
+The book's text column is 784 px wide; a figure drawn wider is shrunk to fit, its labels with
+it. Every chapter figure is therefore at most :data:`COLUMN_INCHES` wide at
+:data:`DPI` (:func:`figsize`), and :func:`book_style` sets font sizes that stay readable there
+(and, halved, on a phone). :func:`sr_lib.notebook.banner` applies the style.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,39 @@ import torch
 
 from .imageio import tensor_to_uint8
 
+DPI = 100
+COLUMN_INCHES = 7.8  # 780 px at DPI: the text column, so figures are never shrunk on a desktop
+
+
+def figsize(fraction: float = 1.0, aspect: float = 0.45) -> tuple[float, float]:
+    """(width, height) in inches for a figure ``fraction`` of the column wide; ``aspect`` is
+    height / width."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    width = COLUMN_INCHES * fraction
+    return width, width * aspect
+
+
+def book_style() -> None:
+    """Matplotlib settings of the book: column-width figures, 10-pt text, fewer ticks."""
+    plt.rcParams.update({
+        "figure.figsize": figsize(), "figure.dpi": DPI, "savefig.dpi": DPI,
+        "font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10,
+        "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
+        "xtick.major.size": 3, "ytick.major.size": 3, "axes.formatter.limits": (-3, 4),
+    })
+
 
 def show_images(
     images: dict[str, torch.Tensor], crop: tuple[int, int, int, int] | None = None,
     ncols: int | None = None, size: float = 3.0, suptitle: str | None = None,
 ):
     """Show [0, 1] tensors side by side; ``crop = (top, left, height, width)`` in the first
-    image's pixels, scaled for images of other sizes. Returns the figure."""
+    image's pixels, scaled for images of other sizes. ``size`` (inches per panel) shrinks so
+    that the row fits the text column. Returns the figure."""
     ncols = ncols or len(images)
     nrows = -(-len(images) // ncols)
+    size = min(size, COLUMN_INCHES / ncols)  # the strip fits the text column
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     ref = next(iter(images.values())).shape[-1]
     for ax, (title, img) in zip(axes.flat, images.items()):

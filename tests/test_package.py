@@ -36,6 +36,21 @@ def test_notebook_helpers():
         check(False, "ok", "hint")
 
 
+def test_figures_fit_the_text_column():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    from sr_lib.plot import COLUMN_INCHES, book_style, figsize, show_images
+
+    book_style()
+    assert figsize()[0] == COLUMN_INCHES and figsize(0.5, 1.0) == (COLUMN_INCHES / 2,) * 2
+    fig = show_images({str(i): torch.rand(3, 8, 8) for i in range(6)}, size=3.0)
+    assert fig.get_size_inches()[0] <= COLUMN_INCHES + 1e-9
+
+
 def test_show_images_crops_and_titles():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
