@@ -23,9 +23,11 @@ if [ -n "$PROFILE" ]; then
     echo "[book] executing $nb in the '$PROFILE' profile (fresh kernel, top to bottom)"
     (cd notebooks && rm -rf "runs" && papermill "$(basename "$nb")" "$(basename "$nb")" \
         -p profile "$PROFILE" --execution-timeout 36000 --log-level ERROR)
+    python scripts/provenance.py stamp "$nb"
   done
 fi
 python scripts/check_notebooks.py notebooks/[0-9][0-9]_*.ipynb
+python scripts/provenance.py check notebooks/[0-9][0-9]_*.ipynb
 jupyter-book build . -W -n --keep-going -q
 python scripts/check_book.py _build/html
 echo

@@ -64,6 +64,10 @@ def main() -> int:
             c["execution_count"] = done[c["id"]].get("execution_count")
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     print(f"wrote the outputs of section {args.section!r} into {path}")
+    ids = [c["id"] for c in cells if c.get("metadata", {}).get("srbook_section") == args.section
+           and c["cell_type"] == "code"]
+    subprocess.run([sys.executable, str(Path(__file__).with_name("provenance.py")), "stamp",
+                    str(path), "--cells", *ids], check=True)
     return 0
 
 

@@ -38,6 +38,7 @@ step "nbval on the committed notebooks (tagged cells, re-executed in the smoke p
 
 step "committed notebooks: executed, no error outputs, state their profile"
 python scripts/check_notebooks.py notebooks/[0-9][0-9]_*.ipynb
+python scripts/provenance.py check notebooks/[0-9][0-9]_*.ipynb
 
 step "book build (warnings are errors) and its Colab links"
 jupyter-book build . --path-output "$WORK/book" -W -n --keep-going -q

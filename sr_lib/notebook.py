@@ -28,6 +28,22 @@ def resolve_profile(profile: str) -> str:
     return profile
 
 
+def _commit() -> str:
+    """' (commit abc123)' when sr_lib runs from a git checkout ('+dirty' with uncommitted
+    library changes), else ''."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "sr_lib"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" (commit {sha}{'+dirty' if dirty else ''})" if sha else ""
+
+
 def banner(profile: str, device: str | torch.device | None = None) -> None:
     """Show a Markdown line stating what produced the outputs below (top of every chapter)."""
     dev = pick_device(device)
@@ -38,7 +54,8 @@ def banner(profile: str, device: str | torch.device | None = None) -> None:
     except ImportError:  # matplotlib is optional for the library
         pass
     text = (
-        f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__} · "
+        f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__}"
+        f"{_commit()} · "
         f"torch {torch.__version__} · Python {platform.python_version()} · "
         f"{datetime.date.today().isoformat()}"
     )

@@ -31,3 +31,35 @@ def test_expensive_run_fails_its_budget_and_failures_propagate():
     assert over.returncode == 1 and "budget is 0" in over.stderr
     broken = _budget(100, "raise SystemExit(3)")
     assert broken.returncode == 3 and "FAILED" in broken.stderr
+
+
+PROVENANCE = Path(__file__).resolve().parents[1] / "scripts" / "provenance.py"
+
+
+def _provenance(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PROVENANCE), *map(str, args)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_provenance_catches_code_changed_after_the_run(tmp_path):
+    import json
+
+    nb = {"cells": [{"cell_type": "code", "id": "a", "metadata": {}, "source": ["x = 1\n"],
+                     "outputs": []},
+                    {"cell_type": "markdown", "id": "m", "metadata": {}, "source": ["text"]},
+                    {"cell_type": "code", "id": "b", "metadata": {}, "source": ["print(x)"],
+                     "outputs": []}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "ch.ipynb"
+    path.write_text(json.dumps(nb))
+    unstamped = _provenance("check", path)
+    assert unstamped.returncode == 0 and "predate" in unstamped.stdout
+    assert _provenance("stamp", path, "--commit", "abc123").returncode == 0
+    assert _provenance("check", path).returncode == 0
+    nb = json.loads(path.read_text())
+    nb["cells"][1]["source"] = ["prose may change freely"]
+    path.write_text(json.dumps(nb))
+    assert _provenance("check", path).returncode == 0
+    nb["cells"][0]["source"] = ["x = 2\n"]  # the code behind every later output changed
+    path.write_text(json.dumps(nb))
+    stale = _provenance("check", path)
+    assert stale.returncode == 1 and "changed after the run of commit abc123" in stale.stderr

@@ -1,0 +1,97 @@
+"""Which code produced a chapter's outputs: stamp it after a run, check it before a build.
+
+    python scripts/provenance.py stamp NOTEBOOK [--cells ID ...] [--commit SHA]
+    python scripts/provenance.py check NOTEBOOK ...
+
+``stamp`` records, in each executed code cell's metadata, a hash of the cell's source and the
+sr_lib commit of the run (``git rev-parse``; ``+dirty`` when sr_lib/ had uncommitted changes).
+The execution scripts (``build_book.sh --execute``, ``run_section.py``) call it right after
+papermill. ``check`` fails when a stamped cell's source changed since its run: its outputs (and
+those of every cell after it) no longer come from the code on the page. Notebooks with no stamp
+at all predate these records and only get a warning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_hash(cell: dict) -> str:
+    text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def current_commit() -> str:
+    try:
+        sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "sr_lib"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def stamp(path: Path, cells: set[str] | None, commit: str) -> int:
+    nb = json.loads(path.read_text())
+    n = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or (cells is not None and cell.get("id") not in cells):
+            continue
+        cell.setdefault("metadata", {})["srbook_run"] = {"source": source_hash(cell),
+                                                         "commit": commit}
+        n += 1
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return n
+
+
+def check(path: Path) -> list[str]:
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    stamped = [c for c in code if "srbook_run" in c.get("metadata", {})]
+    if not stamped:
+        print(f"warning: {path.name}: outputs predate provenance stamps; the next run adds them")
+        return []
+    problems = []
+    for i, cell in enumerate(code):
+        run = cell.get("metadata", {}).get("srbook_run")
+        if run is None:
+            problems.append(f"{path.name}: code cell {i} ({cell.get('id')}) was never run with "
+                            "the others; re-run the chapter (or its section)")
+        elif run["source"] != source_hash(cell):
+            problems.append(f"{path.name}: code cell {i} ({cell.get('id')}) changed after the run "
+                            f"of commit {run['commit']}; its outputs are stale, re-run it")
+    return problems
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("stamp")
+    s.add_argument("notebook", type=Path)
+    s.add_argument("--cells", nargs="*")
+    s.add_argument("--commit")
+    c = sub.add_parser("check")
+    c.add_argument("notebooks", type=Path, nargs="+")
+    args = ap.parse_args()
+    if args.cmd == "stamp":
+        n = stamp(args.notebook, set(args.cells) if args.cells else None,
+                  args.commit or current_commit())
+        print(f"{args.notebook.name}: stamped {n} code cells")
+        return 0
+    problems = [p for path in args.notebooks for p in check(path)]
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
