@@ -16,27 +16,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from sr_lib.notebook import run_commit
 
 
 def source_hash(cell: dict) -> str:
     text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def current_commit() -> str:
-    try:
-        sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "sr_lib"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return sha + ("+dirty" if dirty else "")
 
 
 def stamp(path: Path, cells: set[str] | None, commit: str) -> int:
@@ -83,7 +71,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.cmd == "stamp":
         n = stamp(args.notebook, set(args.cells) if args.cells else None,
-                  args.commit or current_commit())
+                  args.commit or run_commit() or "unknown")
         print(f"{args.notebook.name}: stamped {n} code cells")
         return 0
     problems = [p for path in args.notebooks for p in check(path)]

@@ -28,9 +28,9 @@ def resolve_profile(profile: str) -> str:
     return profile
 
 
-def _commit() -> str:
-    """' (commit abc123)' when sr_lib runs from a git checkout ('+dirty' with uncommitted
-    library changes), else ''."""
+def run_commit() -> str:
+    """The sr_lib commit this code runs from ('abc123', '+dirty' with uncommitted library
+    changes), or '' outside a git checkout: banners and provenance stamps name it."""
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def _commit() -> str:
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
-    return f" (commit {sha}{'+dirty' if dirty else ''})" if sha else ""
+    return f"{sha}+dirty" if sha and dirty else sha
 
 
 def banner(profile: str, device: str | torch.device | None = None) -> None:
@@ -55,7 +55,7 @@ def banner(profile: str, device: str | torch.device | None = None) -> None:
         pass
     text = (
         f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__}"
-        f"{_commit()} · "
+        f"{f' (commit {c})' if (c := run_commit()) else ''} · "
         f"torch {torch.__version__} · Python {platform.python_version()} · "
         f"{datetime.date.today().isoformat()}"
     )
