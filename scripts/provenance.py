@@ -7,8 +7,8 @@
 sr_lib commit of the run (``git rev-parse``; ``+dirty`` when sr_lib/ had uncommitted changes).
 The execution scripts (``build_book.sh --execute``, ``run_section.py``) call it right after
 papermill. ``check`` fails when a stamped cell's source changed since its run: its outputs (and
-those of every cell after it) no longer come from the code on the page. Notebooks with no stamp
-at all predate these records and only get a warning.
+those of every cell after it) no longer come from the code on the page. Cells with no stamp
+predate these records and only get a warning.
 """
 
 from __future__ import annotations
@@ -41,19 +41,18 @@ def stamp(path: Path, cells: set[str] | None, commit: str) -> int:
 
 
 def check(path: Path) -> list[str]:
+    """Problems: stamped cells whose source changed after their run. Cells without a stamp
+    (outputs from before provenance records) are counted in a warning."""
     nb = json.loads(path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    stamped = [c for c in code if "srbook_run" in c.get("metadata", {})]
-    if not stamped:
-        print(f"warning: {path.name}: outputs predate provenance stamps; the next run adds them")
-        return []
+    unstamped = [c for c in code if "srbook_run" not in c.get("metadata", {})]
+    if unstamped:
+        print(f"warning: {path.name}: {len(unstamped)} of {len(code)} code cells predate "
+              "provenance stamps; the next full run stamps them")
     problems = []
     for i, cell in enumerate(code):
         run = cell.get("metadata", {}).get("srbook_run")
-        if run is None:
-            problems.append(f"{path.name}: code cell {i} ({cell.get('id')}) was never run with "
-                            "the others; re-run the chapter (or its section)")
-        elif run["source"] != source_hash(cell):
+        if run is not None and run["source"] != source_hash(cell):
             problems.append(f"{path.name}: code cell {i} ({cell.get('id')}) changed after the run "
                             f"of commit {run['commit']}; its outputs are stale, re-run it")
     return problems

@@ -52,7 +52,7 @@ def test_provenance_catches_code_changed_after_the_run(tmp_path):
     path = tmp_path / "ch.ipynb"
     path.write_text(json.dumps(nb))
     unstamped = _provenance("check", path)
-    assert unstamped.returncode == 0 and "predate" in unstamped.stdout
+    assert unstamped.returncode == 0 and "2 of 2 code cells predate" in unstamped.stdout
     assert _provenance("stamp", path, "--commit", "abc123").returncode == 0
     assert _provenance("check", path).returncode == 0
     nb = json.loads(path.read_text())
