@@ -15,7 +15,7 @@ start=$SECONDS
 step() { echo; echo "=== $1 ($(( SECONDS - start )) s elapsed)"; }
 
 step "ruff"
-ruff check sr_lib tests benchmarks
+ruff check sr_lib tests benchmarks scripts
 
 step "unit tests"
 python -m pytest tests -q -rs   # -rs: say why anything was skipped
