@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from .device import pick_device
 from .errors import SRLibError
 from .imageio import quantize
 from .metrics import psnr, scores_uint8, ssim
-from .receptive import exact_overlap
+from .receptive import receptive_field
 from .resize import imresize
 
 
@@ -56,7 +57,7 @@ def forward_tiled(
     return out
 
 
-_WARNED: set[int] = set()
+_WARNED: weakref.WeakSet = weakref.WeakSet()  # models already warned about
 
 
 def tile_overlap(model, fallback: int = 16) -> int:
@@ -65,13 +66,15 @@ def tile_overlap(model, fallback: int = 16) -> int:
     gets ``fallback`` and one warning that its tiled output only approximates the whole one."""
     if not isinstance(model, nn.Module):
         return fallback
-    overlap, exact = exact_overlap(model, fallback)
-    if not exact and id(model) not in _WARNED:
-        _WARNED.add(id(model))
+    radius = receptive_field(model)
+    if radius is not None:
+        return radius
+    if model not in _WARNED:
+        _WARNED.add(model)
         warnings.warn(f"{type(model).__name__} pools over the whole image, so tiled output is "
                       f"close to but not equal to whole-image output (overlap {fallback} LR "
                       "pixels); run whole images where memory allows", stacklevel=3)
-    return overlap
+    return fallback
 
 
 def _tiles(h: int, w: int, tile: int, overlap: int):
@@ -308,7 +311,7 @@ def evaluate(
             lr, hr = rgb_to_y(lr), rgb_to_y(hr)
         try:
             sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble)
-            result.add(item["name"], sr, hr.to(device), shave)  # scored on the device
+            result.add(item["name"], sr, hr, shave)  # scored on sr's device (metrics)
         except SRLibError as exc:
             raise SRLibError(f"image {item['name']!r} (HR {tuple(hr.shape[-2:])}): {exc}"
                              ) from None
@@ -349,6 +352,6 @@ def evaluate_iterations(
         if results is None:
             results = [EvalResult(scale) for _ in per_k]
         for res, out in zip(results, per_k):
-            res.add(item["name"], out[0], item["hr"].to(device), scale)
+            res.add(item["name"], out[0], item["hr"], scale)
     model.train(was_training)
     return results or []

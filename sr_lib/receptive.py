@@ -16,7 +16,6 @@ ball radius on the whole image. Their tiled output is close to, never exactly, t
 from __future__ import annotations
 
 import copy
-import math
 import weakref
 
 import torch
@@ -24,7 +23,6 @@ from torch import nn
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _UNDECLARED = object()
-_GLOBAL = -1  # cached marker for "no finite radius"
 _ROWS = 8  # the probe is a strip: square kernels reach as far across as along, and a strip
 # costs a fraction of a square probe (positive weights let no path vanish at its zero border)
 
@@ -95,9 +93,8 @@ def receptive_field(model: nn.Module, max_probe: int = 256) -> int | None:
     declared = getattr(model, "receptive_field", _UNDECLARED)
     if declared is None or isinstance(declared, int):
         return declared
-    if model in _CACHE:
-        value = _CACHE[model]
-        return None if value == _GLOBAL else value
+    if model in _CACHE:  # None (global) is cached too
+        return _CACHE[model]
     radius = None
     if not any(isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))
                for m in model.modules()):  # global pooling: no finite radius
@@ -111,13 +108,5 @@ def receptive_field(model: nn.Module, max_probe: int = 256) -> int | None:
             if radius is not None or size >= max_probe:
                 break
             size = min(max_probe, 2 * size)
-    _CACHE[model] = _GLOBAL if radius is None else radius
+    _CACHE[model] = radius
     return radius
-
-
-def exact_overlap(model: nn.Module, fallback: int = 16) -> tuple[int, bool]:
-    """(overlap, exact): the receptive radius when it is finite, else ``fallback`` and False."""
-    radius = receptive_field(model)
-    if radius is None:
-        return fallback, False
-    return int(math.ceil(radius)), True

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import SRLibError
 
@@ -34,6 +35,7 @@ def _t_cdf(x: float, df: int, steps: int = 4000) -> float:
     return 0.5 + total * h / 3
 
 
+@lru_cache(maxsize=64)
 def t_quantile(p: float, df: int) -> float:
     """The p-quantile (p > 0.5) of Student's t with ``df`` degrees of freedom (no scipy)."""
     if not 0.5 < p < 1 or df < 1:

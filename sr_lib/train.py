@@ -320,17 +320,20 @@ class Trainer:
             except TypeError:  # a data object without shares: cut the global batch
                 batch = distributed.slice_batch(
                     self.data.batch(c.batch_size, c.lr_patch, step, c.seed, c.augment), *part)
-        cuda = self.device.type == "cuda"
-        batch = {k: v.pin_memory().to(self.device, non_blocking=True)
-                 if torch.is_tensor(v) and cuda and v.device.type == "cpu"
-                 else v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        if c.channels_last:
-            batch = {k: v.contiguous(memory_format=torch.channels_last)
-                     if torch.is_tensor(v) and v.dim() == 4 else v for k, v in batch.items()}
-        return batch
+        return {k: self._to_device(v) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        """Host tensors go to a GPU pinned and asynchronously; 4-D ones follow channels_last."""
+        if self.device.type == "cuda" and t.device.type == "cpu":
+            t = t.pin_memory().to(self.device, non_blocking=True)
+        else:
+            t = t.to(self.device)
+        if self.config.channels_last and t.dim() == 4:
+            t = t.contiguous(memory_format=torch.channels_last)
+        return t
 
     def next_batch(self) -> dict:
-        batch = (self._prefetch.get(self.step) if getattr(self, "_prefetch", None)
+        batch = (self._prefetch.get(self.step) if self._prefetch is not None
                  else self.make_batch(self.step))
         for hook in self.hooks:
             batch = hook.transform_batch(self, batch)
@@ -388,9 +391,8 @@ class Trainer:
             loss = loss * self.world  # DDP averages gradients; a sum over the batch adds them
         self.scaler.scale(loss).backward()
         if self.world > 1:  # what DDP did not average: hook modules, models a hook ran itself
-            synced = self._ddp_ran
-            distributed.average_gradients(
-                self._hook_params if synced else self._hook_params + list(self.model.parameters()))
+            distributed.average_gradients(self._hook_params + (
+                [] if self._ddp_ran else list(self.model.parameters())))
             self._ddp_ran = False
         self.scaler.unscale_(self.optimizer)
         for hook in self.hooks:
@@ -463,8 +465,7 @@ class Trainer:
                 ):
                     self.scheduler.step()
                 if self.step % c.log_every == 0 or self.step == c.iterations:
-                    # the one read-back of the loss per log interval (mean over processes)
-                    mean = float(distributed.mean_over_ranks(running.float()) / count)
+                    mean = self._mean_loss(running, count)  # the one read-back per interval
                     self.check_finite(mean, since)
                     if pending is not None:  # its weights have since given finite losses
                         self._promote(pending, Path(c.ckpt_path))
@@ -479,7 +480,7 @@ class Trainer:
                 if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0 and (
                         self.step < c.iterations):
                     if running is not None:  # writing syncs anyway: check the losses so far
-                        self.check_finite(distributed.mean_over_ranks(running.float()), since)
+                        self.check_finite(self._mean_loss(running, count), since)
                     if pending is not None:
                         self._promote(pending, Path(c.ckpt_path))
                     self.history.seconds += time.perf_counter() - t0
@@ -502,6 +503,12 @@ class Trainer:
         if c.ckpt_path:
             self.save_checkpoint(c.ckpt_path)
         return self.history
+
+    @staticmethod
+    def _mean_loss(running: torch.Tensor, count: int) -> float:
+        """Mean of the losses summed on the device since the last read-back, over all
+        processes (a host sync)."""
+        return float(distributed.mean_over_ranks(running.float()) / count)
 
     def _save_pending(self, path: Path) -> Path:
         """A periodic checkpoint is first written beside the real one and only replaces it once
