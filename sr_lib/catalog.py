@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from . import tiny
 from .errors import DatasetNotFoundError, SRLibError  # noqa: F401 (re-exported)
 from .imageio import atomic_write, list_images, pil_to_uint8
+from .progress import bar as progress_bar
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def download(
     created = [p for p in (target.parent, target) if not p.exists()]
     target.mkdir(parents=True, exist_ok=True)
     try:
-        for stem, sha, url in tqdm(entry.files, desc=f"download {entry.name}", unit="img"):
+        for stem, sha, url in progress_bar(entry.files, desc=f"download {entry.name}", unit="img"):
             dest = target / f"{stem}.png"
             if dest.exists() and _verified(dest, sha):
                 continue

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .color import rgb_to_gray, rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from .datasets import SRDataset, dihedral, dihedral_inverse
@@ -27,6 +26,7 @@ from .device import pick_device
 from .errors import SRLibError
 from .imageio import quantize
 from .metrics import psnr, scores_uint8, ssim
+from .progress import bar as progress_bar
 from .receptive import receptive_field
 from .resize import imresize
 
@@ -294,7 +294,7 @@ def evaluate(
     model.eval().to(device)
     result = EvalResult(scale)
     in_ch = getattr(model, "in_channels", 3)
-    for i in tqdm(range(len(data)), desc=f"eval x{scale}", disable=not progress, leave=False):
+    for i in progress_bar(range(len(data)), desc=f"eval x{scale}", show=progress, leave=False):
         if tile:  # 8-bit all the way: memory stays at a tile plus the uint8 images
             try:
                 sr8 = super_resolve_uint8(model, data.lr[i].to(device), tile=tile,
@@ -336,7 +336,7 @@ def evaluate_iterations(
     was_training = model.training
     model.eval().to(device)
     results: list[EvalResult] | None = None
-    for i in tqdm(range(len(data)), desc="eval x(k)", disable=not progress, leave=False):
+    for i in progress_bar(range(len(data)), desc="eval x(k)", show=progress, leave=False):
         item = data[i]
         lr = item["lr"][None].to(device)
         gray = lr.shape[1] == 1 and getattr(model, "in_channels", 1) == 3

@@ -155,11 +155,14 @@ def load_vgg16(path: str | Path | None = None, allow_random: bool = False,
         state = torch.hub.load_state_dict_from_url(VGG16_URL, map_location="cpu",
                                                    check_hash=True, weights_only=True)
     if state is None:
-        looked = ", ".join(str(p) for p in candidates)
+        # places named by their setting, not by this machine's paths (they end up in the book)
+        looked = (["the given path"] if path else []) + [
+            "$SR_VGG16" if os.environ.get("SR_VGG16") else "$SR_VGG16 (not set)",
+            f"the torch hub cache ($TORCH_HOME/hub/checkpoints/{VGG16_FILE})"]
         if not allow_random:
             raise SRLibError(
-                f"VGG16 ImageNet weights not found (looked in: {looked}). Download {VGG16_URL} "
-                f"and pass its path, set SR_VGG16, or call load_vgg16(download=True)")
+                f"VGG16 ImageNet weights not found (looked in: {', '.join(looked)}). Download "
+                f"{VGG16_URL} and pass its path, set SR_VGG16, or call load_vgg16(download=True)")
         warnings.warn("VGG16 weights not found: using a RANDOM VGG16 (fixed seed). Feature "
                       "losses are then not perceptual; use this only to test the code path.",
                       stacklevel=2)

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import distributed, tiny
+from . import distributed, progress, tiny
 from .device import pick_device, seed_everything
 from .errors import SRLibError, TrainingDiverged
 
@@ -447,8 +447,8 @@ class Trainer:
         if self.world > 1 and main:
             print(f"[distributed] world size {self.world}: {c.batch_size // self.world} of every "
                   f"{c.batch_size} patches per process, on {self.device.type}", flush=True)
-        bar = tqdm(total=c.iterations, initial=self.step, disable=not (c.progress and main),
-                   desc="train", dynamic_ncols=True)
+        bar = progress.bar(total=c.iterations, initial=self.step, show=c.progress and main,
+                           desc="train", dynamic_ncols=True)
         t0 = t_start = time.perf_counter()
         start, pending = self.step, None
         if c.prefetch:

@@ -155,3 +155,20 @@ def test_colab_pin_matches_the_package_version():
         text = "".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"])
         pins = set(re.findall(r"git\+https://github\.com/[^@\s\"]+@v([0-9][^\s\"]*)", text))
         assert pins == {sr_lib.__version__}, f"{nb.name} pins {pins or 'nothing'}"
+
+
+def test_tqdm_disable_silences_every_sr_lib_bar(monkeypatch, capsys):
+    """Builds set TQDM_DISABLE=1 so that committed outputs hold no progress bars; tqdm alone
+    lets an explicit disable= win over the variable, so sr_lib's bars must honour it."""
+    from sr_lib import progress
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert not progress.wanted(True)
+    for _ in progress.bar(range(3), show=True, desc="quiet"):
+        pass
+    assert "quiet" not in capsys.readouterr().err
+    monkeypatch.delenv("TQDM_DISABLE")
+    assert progress.wanted(True) and not progress.wanted(False)
+    for _ in progress.bar(range(3), show=True, desc="shown"):
+        pass
+    assert "shown" in capsys.readouterr().err

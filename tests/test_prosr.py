@@ -206,8 +206,9 @@ def test_lsgan_losses_match_eq_3_and_4():
 def test_vgg16_loads_torchvision_layout_and_explains_when_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("SR_VGG16", raising=False)
-    with pytest.raises(SRLibError, match="looked in"):
+    with pytest.raises(SRLibError, match="looked in") as err:
         load_vgg16()
+    assert "SR_VGG16 (not set)" in str(err.value) and str(tmp_path) not in str(err.value)
     with pytest.raises(SRLibError, match="not found"):
         load_vgg16(tmp_path / "nope.pth")
     torch.manual_seed(0)

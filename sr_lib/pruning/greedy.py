@@ -29,6 +29,8 @@ from torch import nn
 
 from .. import tiny
 from ..errors import SRLibError
+from ..progress import bar as progress_bar
+from ..progress import wanted as progress_wanted
 from .channels import ChannelPair, keep_channels, width
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
@@ -80,10 +82,8 @@ def greedy_select(
 
     keep: dict[str, list[int]] = {}
     bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(int(widths[p.name]) for p in pairs), desc="channel selection")
+    if progress_wanted(progress):
+        bar = progress_bar(total=sum(int(widths[p.name]) for p in pairs), desc="channel selection")
     for pair in pairs:
         k = int(widths[pair.name])
         c = width(work, pair)
