@@ -20,7 +20,8 @@ from pathlib import Path
 CHECKS_JS = r"""
 () => {
   const out = {raw_tex: [], images: [], tables: [], solutions: [], paths: []};
-  const text = document.querySelector('main, article, body').innerText;
+  const root = document.querySelector('main, article') || document.body || document.documentElement;
+  const text = root ? root.innerText : '';
   for (const m of text.matchAll(/\\\(|\\\)|\$\$|\\begin\{/g)) {
     out.raw_tex.push(text.slice(Math.max(0, m.index - 30), m.index + 30));
   }
@@ -92,10 +93,13 @@ def main() -> int:
     shots = args.shots or Path(tempfile.mkdtemp(prefix="srbook-shots-"))
     shots.mkdir(parents=True, exist_ok=True)
     pages = sorted(p for p in args.html.rglob("*.html")
-                   if "_static" not in p.parts and p.name not in ("search.html", "genindex.html"))
+                   if not {"_static", "_sources", "_images"} & set(p.parts) and p.name not in ("search.html", "genindex.html"))
     failures = 0
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=args.chromium)
+        # no background traffic of Chromium's own (updates, sync): the machine may be offline
+        browser = pw.chromium.launch(executable_path=args.chromium, args=[
+            "--disable-background-networking", "--disable-component-update", "--no-first-run",
+            "--disable-sync", "--disable-gpu"])
         for name, viewport in (("desktop", (1400, 1000)), ("phone", (400, 850))):
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())  # offline

@@ -7,6 +7,12 @@ run: the set-up cells (everything before the first '## ' section, and any cell t
 ``section-setup``) and the section's cells (metadata ``srbook_section``) run in a fresh kernel
 with papermill; only the section's outputs are written back. The section prints its own run
 banner, so the page says when and where those outputs were produced.
+
+    python scripts/run_section.py notebooks/01_isrrescnet.ipynb - --refresh "find_data("
+
+``--refresh MARKER`` also writes back the outputs of the set-up cells whose source contains
+MARKER (section ``-``: no section), e.g. a data cell whose messages changed. Every cell written
+back is stamped by ``scripts/provenance.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ def main() -> int:
     ap.add_argument("--profile", default="book")
     ap.add_argument("--setup-source", action="append", default=[],
                     help="also run the code before this marker line of the cell that holds it")
+    ap.add_argument("--refresh", action="append", default=[],
+                    help="also store the outputs of set-up cells whose source contains this")
     args = ap.parse_args()
     path = Path(args.notebook).resolve()
     nb = json.loads(path.read_text())
@@ -58,14 +66,20 @@ def main() -> int:
                         args.profile, "--cwd", str(path.parent), "--log-level", "ERROR",
                         "--execution-timeout", "36000"], check=True, env=env)
         done = {c["id"]: c for c in json.loads(out.read_text())["cells"]}
+    def stored(c: dict) -> bool:
+        src = "".join(c["source"])
+        return c["cell_type"] == "code" and c["id"] in done and (
+            c.get("metadata", {}).get("srbook_section") == args.section
+            or any(m in src for m in args.refresh))
+
+    ids = [c["id"] for c in cells if stored(c)]
     for c in cells:
-        if c.get("metadata", {}).get("srbook_section") == args.section and c["id"] in done:
+        if stored(c):
             c["outputs"] = done[c["id"]].get("outputs", [])
             c["execution_count"] = done[c["id"]].get("execution_count")
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    print(f"wrote the outputs of section {args.section!r} into {path}")
-    ids = [c["id"] for c in cells if c.get("metadata", {}).get("srbook_section") == args.section
-           and c["cell_type"] == "code"]
+    print(f"wrote the outputs of {len(ids)} cells (section {args.section!r}, refreshed "
+          f"{args.refresh}) into {path}")
     subprocess.run([sys.executable, str(Path(__file__).with_name("provenance.py")), "stamp",
                     str(path), "--cells", *ids], check=True)
     return 0

@@ -44,4 +44,11 @@ step "book build (warnings are errors) and its Colab links"
 jupyter-book build . --path-output "$WORK/book" -W -n --keep-going -q
 python scripts/check_book.py "$WORK/book/_build/html"
 
+step "the built book in a real browser (headless Chromium, network blocked)"
+# Chromium comes from Debian (installed here when missing and allowed); the message says what
+# to install otherwise. Screenshots of every chapter (desktop and phone) go to the printed folder.
+CHROMIUM="$(bash scripts/setup_browser.sh)"
+python scripts/browser_check.py "$WORK/book/_build/html" --chromium "$CHROMIUM" \
+  --shots "${SRBOOK_SHOTS:-$ROOT/_build/screenshots}"
+
 step "all checks passed in $(( SECONDS - start )) s"
