@@ -35,6 +35,15 @@ def report(lines: list[str], out: str | None) -> None:
             f.write(text + "\n")
 
 
+def table(head: list[str], rows: list[list[object]]) -> list[str]:
+    """A Markdown table (blank lines around it), so the book renders results as tables and a
+    terminal still reads them."""
+    lines = ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|").strip() for c in row) + " |"
+              for row in rows]
+    return lines + [""]
+
+
 def machine_load() -> str:
     """The 1-minute load average against the core count: timings under load are not figures."""
     try:
@@ -64,7 +73,7 @@ def interleaved(cases: dict[str, Callable[[], object]], repeats: int, device: to
 def spread(values: list[float], unit: float = 1e3) -> str:
     """Median and the range of the middle half (interquartile), in ms by default."""
     q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return f"{q[1] * unit:8.2f} (IQR {q[0] * unit:.2f}-{q[2] * unit:.2f})"
+    return f"{q[1] * unit:.2f} (IQR {q[0] * unit:.2f}-{q[2] * unit:.2f})"
 
 
 def peak_memory(device: torch.device) -> str:

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 import torch
-from common import header, report
+from common import header, report, table
 
 from sr_lib import catalog
 
@@ -25,15 +25,17 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=4)
     ap.add_argument("--out")
     args = ap.parse_args()
-    lines = [header(torch.device("cpu")), f"{args.data} x{args.scale}, cache in a temporary "
+    lines = [header(torch.device("cpu")), "", f"{args.data} x{args.scale}, cache in a temporary "
              "folder"]
+    rows = []
     with tempfile.TemporaryDirectory() as cache:
         times = []
         for label in ("first load (degrade + write cache)", "second load (cache hit)"):
             t0 = time.perf_counter()
             data = catalog.load(args.data, args.scale, cache_dir=cache)
             times.append(time.perf_counter() - t0)
-            lines.append(f"{label:38s} {times[-1]:6.2f} s  ({len(data)} images)")
+            rows.append([label, f"{times[-1]:.2f}", len(data)])
+    lines += table(["load", "seconds", "images"], rows)
     lines.append(f"speed-up of the second load: {times[0] / times[1]:.1f}x")
     report(lines, args.out)
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 import torch
-from common import header, report
+from common import header, report, table
 
 CHILD = """
 import resource, sys, tempfile, time, torch
@@ -52,20 +52,20 @@ def main() -> None:
     lines = [header(torch.device("cpu")),
              f"bicubic x2, LR tile {args.tile}; resident memory of a fresh process in GB: "
              "'before' holds Python, torch and the input image, 'peak' is the maximum during "
-             "the task; 'images' is the input plus the uint8 output (or both 8-bit images)",
-             f"{'input':>12s} {'task':8s} {'before':>7s} {'peak':>7s} {'images':>7s} "
-             f"{'seconds':>8s}"]
+             "the task; 'images' is the input plus the uint8 output (or both 8-bit images)"]
+    rows = []
     for n in args.sizes:
         for what in ("upscale", "score"):
             res = subprocess.run([sys.executable, "-c", CHILD, str(n), str(args.tile), what],
                                  capture_output=True, text=True)
             if res.returncode != 0:
-                lines.append(f"{n:>5d}x{n:<6d} {what:8s} failed: {res.stderr.strip()[-200:]}")
+                rows.append([f"{n}x{n}", what, "failed", res.stderr.strip()[-200:], "-", "-"])
                 continue
             peak, base, secs = map(float, res.stdout.split())
             data = (3 * n * n + (12 * n * n if what == "upscale" else 3 * n * n)) / 2**30
-            lines.append(f"{n:>5d}x{n:<6d} {what:8s} {base:7.2f} {peak:7.2f} {data:7.2f} "
-                         f"{secs:8.1f}")
+            rows.append([f"{n}x{n}", what, f"{base:.2f}", f"{peak:.2f}", f"{data:.2f}",
+                         f"{secs:.1f}"])
+    lines += table(["input", "task", "before (GB)", "peak (GB)", "images (GB)", "seconds"], rows)
     report(lines, args.out)
 
 

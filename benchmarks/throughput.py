@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import torch
-from common import header, interleaved, machine_load, peak_memory, report, spread
+from common import header, interleaved, machine_load, peak_memory, report, spread, table
 
 from sr_lib.datasets import SRDataset
 from sr_lib.device import pick_device
@@ -56,12 +56,13 @@ def training(args, device, lines) -> None:
     times = interleaved({n: run(t) for n, t in trainers.items()}, args.repeats, device)
     per = args.steps * args.batch
     lines += ["", f"training {args.model} (n_resblocks {args.blocks}) x2, batch {args.batch}, "
-                  f"LR patch {args.patch}; {args.steps} steps per timing",
-              f"{'variant':22s} {'ms per step: median (IQR)':>32s} {'patches/s':>10s}"]
+                  f"LR patch {args.patch}; {args.steps} steps per timing"]
+    rows = []
     for name, t in times.items():
         per_step = [v / args.steps for v in t]
         median = sorted(per_step)[len(per_step) // 2]
-        lines.append(f"{name:22s} {spread(per_step):>32s} {per / (median * args.steps):10.1f}")
+        rows.append([name, spread(per_step), f"{per / (median * args.steps):.1f}"])
+    lines += table(["variant", "ms per step: median (IQR)", "patches/s"], rows)
     lines.append(f"peak memory after training: {peak_memory(device)}")
 
 
@@ -91,11 +92,11 @@ def evaluation(args, device, lines) -> None:
              "x8 ensemble, batched": ens_batched, "x8 ensemble, 8 passes": ens_single}
     times = interleaved(cases, args.repeats, device)
     lines += ["", f"evaluation forward of a {args.side}x{args.side + 13} LR image "
-                  f"(receptive radius {overlap} LR px)",
-              f"{'case':26s} {'ms: median (IQR)':>32s} {'vs whole':>9s}"]
+                  f"(receptive radius {overlap} LR px)"]
     base = sorted(times["whole image"])[len(times["whole image"]) // 2]
-    for name, t in times.items():
-        lines.append(f"{name:26s} {spread(t):>32s} {sorted(t)[len(t) // 2] / base:8.2f}x")
+    lines += table(["case", "ms: median (IQR)", "vs whole"],
+                   [[name, spread(t), f"{sorted(t)[len(t) // 2] / base:.2f}x"]
+                    for name, t in times.items()])
     with torch.no_grad():
         err = (forward_tiled(model, x, 2, tile=args.side // 2) - model(x)).abs().max()
     lines.append(f"tiled vs whole, largest difference: {float(err):.2e}")
@@ -119,9 +120,8 @@ def ssim_speed(args, device, lines) -> None:
                                          use_sample_covariance=False, data_range=255)
         cases["scikit-image SSIM (CPU)"] = sk
     times = interleaved(cases, args.repeats * 4, device)
-    lines += ["", f"SSIM of a 480x320 Y pair ({dtype} on {device.type})",
-              f"{'case':26s} {'ms: median (IQR)':>32s}"]
-    lines += [f"{name:26s} {spread(t):>32s}" for name, t in times.items()]
+    lines += ["", f"SSIM of a 480x320 Y pair ({dtype} on {device.type})"]
+    lines += table(["case", "ms: median (IQR)"], [[name, spread(t)] for name, t in times.items()])
     if structural_similarity is not None:
         diff = abs(cases["sr_lib SSIM"]() - cases["scikit-image SSIM (CPU)"]())
         lines.append(f"largest difference of the two values: {diff:.1e}")
@@ -144,11 +144,11 @@ def main() -> None:
     if args.quick:
         args.blocks, args.batch, args.patch, args.side, args.repeats = 4, 4, 24, 64, 3
     device = pick_device(args.device)
-    lines = [header(device), machine_load()]
+    lines = [header(device), "", machine_load()]
     training(args, device, lines)
     evaluation(args, device, lines)
     ssim_speed(args, device, lines)
-    lines.append(machine_load() + " (at the end)")
+    lines += ["", machine_load() + " (at the end)"]
     report(lines, args.out)
 
 

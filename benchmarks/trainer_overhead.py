@@ -12,7 +12,7 @@ import argparse
 import statistics
 
 import torch
-from common import header, interleaved, machine_load, report, spread
+from common import header, interleaved, machine_load, report, spread, table
 
 from sr_lib.datasets import SRDataset
 from sr_lib.device import pick_device
@@ -67,13 +67,13 @@ def main() -> None:
     same = all(torch.equal(a, b) for a, b in zip(final["trainer"].values(),
                                                   final["plain"].values()))
     ratios = [a / b for a, b in zip(times["Trainer.fit"], times["plain loop"])]
-    lines = [header(device), machine_load(),
+    lines = [header(device), "", machine_load(), "",
              f"{args.model} (n_resblocks {args.blocks}), {args.steps} steps of batch "
-             f"{args.batch}, LR patch {args.patch}, {args.repeats} interleaved repeats",
-             "", f"{'run':12s} {'ms per run: median (IQR)':>32s}"]
-    lines += [f"{name:12s} {spread(values):>32s}" for name, values in times.items()]
-    lines += ["", f"ratio Trainer / plain, per repeat: median {statistics.median(ratios):.3f}, "
-                  f"range {min(ratios):.3f}-{max(ratios):.3f}",
+             f"{args.batch}, LR patch {args.patch}, {args.repeats} interleaved repeats"]
+    lines += table(["run", "ms per run: median (IQR)"],
+                   [[name, spread(values)] for name, values in times.items()])
+    lines += [f"ratio Trainer / plain, per repeat: median {statistics.median(ratios):.3f}, "
+                  f"range {min(ratios):.3f}-{max(ratios):.3f}", "",
               f"final weights bit-identical: {same}"]
     report(lines, args.out)
 
