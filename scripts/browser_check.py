@@ -73,6 +73,17 @@ def check_page(page, path: Path) -> list[str]:
     return problems
 
 
+def shoot(page, shots: Path, stem: str) -> None:
+    """The top of the page, then the view around its first result table and around its first
+    (collapsed) solution, so the screenshots show maths, tables and exercises as a reader does."""
+    page.screenshot(path=str(shots / f"{stem}.png"))
+    for what, selector in (("table", ".cell_output table"), ("solution", ".tag_solution")):
+        target = page.locator(selector).first
+        if target.count():
+            target.scroll_into_view_if_needed()
+            page.screenshot(path=str(shots / f"{stem}-{what}.png"))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("html", type=Path)
@@ -92,8 +103,9 @@ def main() -> int:
         return 2
     shots = args.shots or Path(tempfile.mkdtemp(prefix="srbook-shots-"))
     shots.mkdir(parents=True, exist_ok=True)
+    skip_dirs, skip_pages = {"_static", "_sources", "_images"}, {"search.html", "genindex.html"}
     pages = sorted(p for p in args.html.rglob("*.html")
-                   if not {"_static", "_sources", "_images"} & set(p.parts) and p.name not in ("search.html", "genindex.html"))
+                   if not skip_dirs & set(p.parts) and p.name not in skip_pages)
     failures = 0
     with sync_playwright() as pw:
         # no background traffic of Chromium's own (updates, sync): the machine may be offline
@@ -108,7 +120,7 @@ def main() -> int:
                 problems = check_page(page, path)
                 rel = path.relative_to(args.html)
                 if "notebooks" in rel.parts:
-                    page.screenshot(path=str(shots / f"{path.stem}-{name}.png"), full_page=False)
+                    shoot(page, shots, f"{path.stem}-{name}")
                 if name == "desktop":  # content checks once; screenshots for both
                     if problems:
                         failures += 1
