@@ -63,3 +63,37 @@ def test_provenance_catches_code_changed_after_the_run(tmp_path):
     path.write_text(json.dumps(nb))
     stale = _provenance("check", path)
     assert stale.returncode == 1 and "changed after the run of commit abc123" in stale.stderr
+
+
+def test_run_section_stores_only_the_section_and_refreshed_cells(tmp_path):
+    """A section (and a refreshed set-up cell) re-run on its own: their outputs come from the
+    run and are stamped; every other cell keeps the output of its earlier run."""
+    import json
+
+    def code(cid, src, outputs=(), **meta):
+        return {"cell_type": "code", "id": cid, "metadata": meta, "source": [src],
+                "outputs": list(outputs), "execution_count": None}
+
+    old = [{"output_type": "stream", "name": "stdout", "text": ["old\n"]}]
+    nb = {"cells": [code("p", 'profile = "smoke"', tags=["parameters"]),
+                    code("d", 'print("data: MARK", profile)', old),
+                    code("e", 'print("other set-up")', old),
+                    {"cell_type": "markdown", "id": "h", "metadata": {}, "source": ["## 1. A"]},
+                    code("s", 'print("section", profile)', srbook_section="a"),
+                    code("n", 'print("not run")', old)],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}, "language_info": {"name": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "ch.ipynb"
+    path.write_text(json.dumps(nb))
+    script = SCRIPT.with_name("run_section.py")
+    res = subprocess.run([sys.executable, str(script), str(path), "a", "--profile", "book",
+                          "--refresh", "MARK"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    cells = {c["id"]: c for c in json.loads(path.read_text())["cells"]}
+    text = {k: "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+            for k, c in cells.items()}
+    assert text["d"] == "data: MARK book\n" and text["s"] == "section book\n"
+    assert text["e"] == "old\n" and text["n"] == "old\n"
+    assert "srbook_run" in cells["d"]["metadata"] and "srbook_run" in cells["s"]["metadata"]
+    assert "srbook_run" not in cells["e"]["metadata"]
