@@ -30,7 +30,6 @@ from torch import nn
 from .. import tiny
 from ..errors import SRLibError
 from ..progress import bar as progress_bar
-from ..progress import wanted as progress_wanted
 from .channels import ChannelPair, keep_channels, width
 
 LossFn = Callable[[nn.Module, dict], torch.Tensor]
@@ -81,9 +80,8 @@ def greedy_select(
         return loss + gamma * task if task is not None else loss
 
     keep: dict[str, list[int]] = {}
-    bar = None
-    if progress_wanted(progress):
-        bar = progress_bar(total=sum(int(widths[p.name]) for p in pairs), desc="channel selection")
+    bar = progress_bar(total=sum(int(widths[p.name]) for p in pairs), show=progress,
+                       desc="channel selection")
     for pair in pairs:
         k = int(widths[pair.name])
         c = width(work, pair)
@@ -116,14 +114,12 @@ def greedy_select(
                 conv.weight.grad = g * selected.view(1, -1, 1, 1).to(g.dtype)
                 opt.step()
                 opt.zero_grad(set_to_none=True)
-            if bar is not None:
-                bar.update(n_new)
+            bar.update(n_new)
         for h in handles:
             h.remove()
         conv.weight.requires_grad_(False)
         keep[pair.name] = torch.nonzero(selected).flatten().tolist()
-    if bar is not None:
-        bar.close()
+    bar.close()
     pruned = keep_channels(work, pairs, keep)
     for p in pruned.parameters():
         p.requires_grad_(True)
