@@ -355,3 +355,41 @@ def evaluate_iterations(
             res.add(item["name"], out[0], item["hr"], scale)
     model.train(was_training)
     return results or []
+
+
+def trace_iterations(
+    model: nn.Module, data: SRDataset, device: str | torch.device | None = None,
+    progress: bool = True,
+) -> dict[str, list[float]]:
+    """Where an unrolled model gains or loses PSNR, iteration by iteration (ISRResCNet).
+
+    For a model with ``trace(lr)`` (see :meth:`~sr_lib.models.isrrescnet.ISRResCNet.trace`),
+    returns per k the mean Y-PSNR over ``data`` of ``z`` (after the extrapolation and the data
+    step, clipped to [0, 1] for scoring) and of ``x`` (after the denoiser and the projection),
+    and ``binding``, the share of images whose ERD residual was longer than the ball's radius,
+    so that the projection shrank it. PSNR(x) - PSNR(z) is what the denoiser step did.
+    """
+    if not hasattr(model, "trace"):
+        raise SRLibError(f"{type(model).__name__} has no trace(lr); trace_iterations needs an "
+                         "unrolled model such as ISRResCNet")
+    scale = int(model.scale)
+    device = pick_device(device)
+    was_training = model.training
+    model.eval().to(device)
+    sums: dict[str, list[float]] | None = None
+    for i in progress_bar(range(len(data)), desc="trace x(k)", show=progress, leave=False):
+        item = data[i]
+        lr = item["lr"][None].to(device)
+        if lr.shape[1] == 1:  # grayscale image, RGB model (as super_resolve)
+            lr = lr.expand(-1, 3, -1, -1)
+        steps = model.trace(lr)
+        if sums is None:
+            sums = {key: [0.0] * len(steps) for key in ("z_psnr", "x_psnr", "binding")}
+        for k, step in enumerate(steps):
+            for key, img in (("z_psnr", step["z"].clamp(0, 1)), ("x_psnr", step["x"])):
+                if item["hr"].shape[0] == 1:
+                    img = rgb_to_gray(img)
+                sums[key][k] += psnr(img[0].cpu(), item["hr"], scale)
+            sums["binding"][k] += float((step["residual_norm"] > step["radius"]).float().mean())
+    model.train(was_training)
+    return {key: [v / len(data) for v in values] for key, values in (sums or {}).items()}

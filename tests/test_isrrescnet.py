@@ -140,3 +140,60 @@ def test_tight_step_is_iterative_back_projection():
         assert all(b <= a + 1e-12 for a, b in zip(norms, norms[1:]))
         res[name] = norms[-1]
     assert res["tight"] < 0.1 * res["unit"]
+
+
+def test_back_projection_is_isrrescnet_without_its_denoiser():
+    # zero parameters; its K steps are exactly the model's data step, clipped, from its start
+    torch.manual_seed(0)
+    lr = torch.rand(1, 3, 10, 12)
+    bp = build("back-projection", scale=2, iterations=3)
+    assert count_params(bp) == 0
+    isr = build("isrrescnet", scale=2, iterations=3, features=4, blocks=1)
+    x = isr.init_state(lr)["x"]
+    outs = bp(lr, return_all=True)
+    assert len(outs) == 3
+    for out in outs:
+        x = isr.data_fidelity_step(x, lr).clamp(0, 1)
+        assert torch.allclose(out, x)
+    assert torch.equal(bp(lr), outs[-1])
+    # the exact pair's steps pull H x towards y; the literal step 1 moves far less
+    y_err = lambda m, out: float((m.H(out) - lr).norm())  # noqa: E731
+    start = bp.start(lr)
+    unit = build("back-projection", scale=2, iterations=3, step_size=1.0)
+    assert y_err(bp, outs[-1]) < 0.5 * y_err(bp, start)
+    assert y_err(bp, outs[-1]) < y_err(unit, unit(lr)) < y_err(bp, start)
+    with pytest.raises(SRLibError, match="x0"):
+        build("back-projection", x0="nearest")
+
+
+def test_trace_matches_the_forward_pass_and_reports_the_projection():
+    torch.manual_seed(0)
+    model = build("isrrescnet", scale=2, iterations=3, features=8, blocks=1).eval()
+    lr = torch.rand(2, 3, 8, 8)
+    steps = model.trace(lr)
+    with torch.no_grad():
+        outs = model(lr, return_all=True)
+    assert len(steps) == 3
+    for step, out in zip(steps, outs):
+        assert torch.allclose(step["x"], out)
+        assert step["residual_norm"].shape == step["radius"].shape == (2,)
+        # x = clip(z - P(r)): the step from z is never longer than the ball's radius
+        moved = (step["z"] - step["x"]).flatten(1).norm(dim=1)
+        unclipped = ((step["z"] >= 0) & (step["z"] <= 1)).all()
+        if unclipped:
+            assert (moved <= step["radius"] * (1 + 1e-5)).all()
+
+
+def test_trace_iterations_scores_each_step():
+    from sr_lib.evaluate import evaluate_iterations, trace_iterations
+
+    rng = np.random.default_rng(0)
+    data = SRDataset([rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(2)], 2)
+    model = build("isrrescnet", scale=2, iterations=2, features=4, blocks=1)
+    out = trace_iterations(model, data, progress=False)
+    assert set(out) == {"z_psnr", "x_psnr", "binding"} and all(len(v) == 2 for v in out.values())
+    per_k = evaluate_iterations(model, data, progress=False)
+    assert out["x_psnr"] == pytest.approx([r.mean_psnr for r in per_k], abs=1e-6)
+    assert all(0 <= b <= 1 for b in out["binding"])
+    with pytest.raises(SRLibError, match="trace"):
+        trace_iterations(build("bicubic", scale=2), data, progress=False)

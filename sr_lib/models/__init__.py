@@ -24,6 +24,7 @@ _REGISTRY: dict[str, str] = {
     "srpn-lite": "sr_lib.models.edsr:srpn_lite",
     "srpn": "sr_lib.models.rcan:srpn",
     "isrrescnet": "sr_lib.models.isrrescnet:ISRResCNet",
+    "back-projection": "sr_lib.models.isrrescnet:BackProjection",
     "prosr": "sr_lib.models.prosr:ProSR",
     "prosr-s": "sr_lib.models.prosr:prosr_s",
     "prosr-l": "sr_lib.models.prosr:prosr_l",

@@ -117,53 +117,33 @@ def _corner_cubic_matrix(in_len: int, out_len: int) -> np.ndarray:
     return mat
 
 
-class ISRResCNet(nn.Module):
-    """K unrolled MM iterations with one shared ERD; inputs and outputs are RGB in [0, 1].
+class BackProjection(nn.Module):
+    """Parameter-free iterative back-projection: K data steps ``x <- clip(x + step H^T (y - Hx))``
+    from the start x0, i.e. ISRResCNet without its denoiser.
 
-    ``data_step='exact'`` uses MATLAB bicubic H and its true adjoint; ``'released'`` uses the
-    released code's pair (decimation for H, corner-aligned cubic upsampling for H^T).
-    ``learn_extrapolation=False`` freezes the k / (k + 3) weights (an ablation).
-    ``step_size`` is 1 / alpha of the data step; ``None`` picks s^2 for ``'exact'`` (alpha =
-    ||H^T H||) and 1 for ``'released'``. ``init='kaiming'`` is the paper's initialisation (zero
-    biases either way); ``'pytorch'`` keeps PyTorch's default (what the released code gets).
-    ``x0='bicubic'`` starts from MATLAB bicubic upscaling, on the pixel-centre grid of the
-    exact H; ``'bilinear'`` is the released code's corner-aligned start (Chapter 1 measures the
-    cost of mixing it with the exact H).
+    It is the baseline that tells how much of an unrolled network's score the learned prior
+    adds: the data step alone already moves a bilinear start towards the LR observation.
+    ``data_step``, ``step_size`` and ``x0`` mean what they mean for :class:`ISRResCNet`.
     """
 
-    # the noise level and the L2-ball radius are measured on the whole image, so every output
-    # pixel depends on every input pixel: tiled inference is close, never exact
-    receptive_field = None
+    receptive_field = None  # the adjoint spreads every LR pixel over the whole HR grid
 
-    def __init__(
-        self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
-        blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
-        alpha_max: float = 2.0, alpha_min: float = 1.0, step_size: float | None = None,
-        init: str = "pytorch", x0: str = "bilinear",
-    ) -> None:
+    def __init__(self, scale: int = 4, iterations: int = 10, data_step: str = "exact",
+                 step_size: float | None = None, x0: str = "bilinear") -> None:
         super().__init__()
-        if init not in ("pytorch", "kaiming"):
-            raise SRLibError(f"init must be 'pytorch' or 'kaiming', got {init!r}")
         if x0 not in ("bilinear", "bicubic"):
             raise SRLibError(f"x0 must be 'bilinear' or 'bicubic', got {x0!r}")
-        self.x0 = x0
         if data_step not in ("exact", "released"):
             raise SRLibError(f"data_step must be 'exact' or 'released', got {data_step!r}")
         if iterations < 1:
             raise SRLibError(f"iterations must be >= 1, got {iterations}")
         self.scale, self.in_channels, self.iterations = int(scale), 3, int(iterations)
-        self.data_step = data_step
+        self.x0, self.data_step = x0, data_step
         if step_size is None:  # tightest majoriser for the exact pair; the released code's 1
             step_size = float(scale) ** 2 if data_step == "exact" else 1.0
         if not step_size > 0:
             raise SRLibError(f"step_size must be positive, got {step_size}")
         self.step_size = float(step_size)
-        self.erd = ERD(3, features, blocks, feedback, init)
-        self.log_alpha = nn.Parameter(
-            torch.linspace(math.log(alpha_max), math.log(alpha_min), self.iterations))
-        t = torch.arange(self.iterations, dtype=torch.float32).clamp_min(1)
-        self.log_extrapolation = nn.Parameter(torch.log(t / (t + 3)),
-                                              requires_grad=learn_extrapolation)
 
     # -- the observation operator ----------------------------------------------------------
     def H(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,24 +162,86 @@ class ISRResCNet(nn.Module):
         """z = x + (1 / alpha) H^T (y - Hx): a gradient step on 1/2 ||y - Hx||^2."""
         return x + self.step_size * self.Ht(lr - self.H(x), x.shape[-2:])
 
+    def start(self, lr: torch.Tensor) -> torch.Tensor:
+        """x(0): MATLAB bicubic (the exact H's pixel grid) or corner-aligned bilinear."""
+        h, w = lr.shape[-2] * self.scale, lr.shape[-1] * self.scale
+        if self.x0 == "bicubic":
+            return imresize(lr, size=(h, w))
+        return F.interpolate(lr, size=(h, w), mode="bilinear", align_corners=True)
+
+    def forward(self, lr: torch.Tensor, return_all: bool = False):
+        """x(K); with ``return_all`` the list x(1), ..., x(K)."""
+        x, outs = self.start(lr), []
+        for _ in range(self.iterations):
+            x = self.data_fidelity_step(x, lr).clamp(0, 1)
+            outs.append(x)
+        return outs if return_all else outs[-1]
+
+
+class ISRResCNet(BackProjection):
+    """K unrolled MM iterations with one shared ERD; inputs and outputs are RGB in [0, 1].
+
+    ``data_step='exact'`` uses MATLAB bicubic H and its true adjoint; ``'released'`` uses the
+    released code's pair (decimation for H, corner-aligned cubic upsampling for H^T).
+    ``learn_extrapolation=False`` freezes the k / (k + 3) weights (an ablation).
+    ``step_size`` is 1 / alpha of the data step; ``None`` picks s^2 for ``'exact'`` (alpha =
+    ||H^T H||) and 1 for ``'released'``. ``init='kaiming'`` is the paper's initialisation (zero
+    biases either way); ``'pytorch'`` keeps PyTorch's default (what the released code gets).
+    ``x0='bicubic'`` starts from MATLAB bicubic upscaling, on the pixel-centre grid of the
+    exact H; ``'bilinear'`` is the released code's corner-aligned start (Chapter 1 measures the
+    cost of mixing it with the exact H). The operator pair and the start come from
+    :class:`BackProjection`, which is this model with the denoiser removed.
+    """
+
+    # the noise level and the L2-ball radius are measured on the whole image, so every output
+    # pixel depends on every input pixel: tiled inference is close, never exact
+    receptive_field = None
+
+    def __init__(
+        self, scale: int = 4, iterations: int = 10, feedback: int = 0, features: int = 64,
+        blocks: int = 5, data_step: str = "exact", learn_extrapolation: bool = True,
+        alpha_max: float = 2.0, alpha_min: float = 1.0, step_size: float | None = None,
+        init: str = "pytorch", x0: str = "bilinear",
+    ) -> None:
+        if init not in ("pytorch", "kaiming"):
+            raise SRLibError(f"init must be 'pytorch' or 'kaiming', got {init!r}")
+        super().__init__(scale, iterations, data_step, step_size, x0)
+        self.erd = ERD(3, features, blocks, feedback, init)
+        self.log_alpha = nn.Parameter(
+            torch.linspace(math.log(alpha_max), math.log(alpha_min), self.iterations))
+        t = torch.arange(self.iterations, dtype=torch.float32).clamp_min(1)
+        self.log_extrapolation = nn.Parameter(torch.log(t / (t + 3)),
+                                              requires_grad=learn_extrapolation)
+
     # -- the TBPTT protocol of sr_lib.train.TBPTT -------------------------------------------
     def init_state(self, lr: torch.Tensor) -> dict:
-        h, w = lr.shape[-2] * self.scale, lr.shape[-1] * self.scale
-        if self.x0 == "bicubic":  # pixel-centre MATLAB bicubic: the same grid as the exact H
-            x0 = imresize(lr, size=(h, w))
-        else:  # the released code's corner-aligned bilinear start
-            x0 = F.interpolate(lr, size=(h, w), mode="bilinear", align_corners=True)
-        sigma = estimate_sigma(lr)
-        return {"x": x0, "prev": x0, "sigma": sigma}
+        x0 = self.start(lr)
+        return {"x": x0, "prev": x0, "sigma": estimate_sigma(lr)}
 
-    def iterate(self, state: dict, lr: torch.Tensor, k: int) -> dict:
+    def _iterate(self, state: dict, lr: torch.Tensor, k: int) -> tuple[dict, dict]:
         x, prev = state["x"], state["prev"]
         y_k = x if k == 0 else x + torch.exp(self.log_extrapolation[k]) * (x - prev)
         z = self.data_fidelity_step(y_k, lr)
         n = z[0].numel()
         radius = torch.exp(self.log_alpha[k]) * (state["sigma"] / 255.0) * math.sqrt(n - 1)
-        x_new = (z - project_l2_ball(self.erd(z), radius)).clamp(0, 1)
-        return {"x": x_new, "prev": x, "sigma": state["sigma"]}
+        residual = self.erd(z)
+        x_new = (z - project_l2_ball(residual, radius)).clamp(0, 1)
+        info = {"z": z, "residual_norm": residual.flatten(1).norm(dim=1), "radius": radius}
+        return {"x": x_new, "prev": x, "sigma": state["sigma"]}, info
+
+    def iterate(self, state: dict, lr: torch.Tensor, k: int) -> dict:
+        return self._iterate(state, lr, k)[0]
+
+    @torch.no_grad()
+    def trace(self, lr: torch.Tensor) -> list[dict]:
+        """What each iteration does, for diagnosis: per k the data-step output ``z`` (after the
+        extrapolation), the estimate ``x``, the ERD residual's norm and the ball's radius (the
+        projection binds when the norm exceeds the radius)."""
+        state, steps = self.init_state(lr), []
+        for k in range(self.iterations):
+            state, info = self._iterate(state, lr, k)
+            steps.append(dict(info, x=state["x"]))
+        return steps
 
     def estimate(self, state: dict) -> torch.Tensor:
         return state["x"]
