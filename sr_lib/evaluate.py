@@ -364,10 +364,12 @@ def trace_iterations(
     """Where an unrolled model gains or loses PSNR, iteration by iteration (ISRResCNet).
 
     For a model with ``trace(lr)`` (see :meth:`~sr_lib.models.isrrescnet.ISRResCNet.trace`),
-    returns per k the mean Y-PSNR over ``data`` of ``z`` (after the extrapolation and the data
-    step, clipped to [0, 1] for scoring) and of ``x`` (after the denoiser and the projection),
-    and ``binding``, the share of images whose ERD residual was longer than the ball's radius,
-    so that the projection shrank it. PSNR(x) - PSNR(z) is what the denoiser step did.
+    returns the mean Y-PSNR over ``data`` of ``x_psnr``: x(0) (the start), x(1), ..., x(K)
+    (after each denoiser step and projection); ``z_psnr``: z(1), ..., z(K) (after each
+    extrapolation and data step, clipped to [0, 1] for scoring); and ``binding``, per k the
+    share of images whose ERD residual was longer than the ball's radius, so that the
+    projection shrank it. Iteration k's change splits into a data part, z(k) - x(k-1), and a
+    denoiser part, x(k) - z(k).
     """
     if not hasattr(model, "trace"):
         raise SRLibError(f"{type(model).__name__} has no trace(lr); trace_iterations needs an "
@@ -384,12 +386,18 @@ def trace_iterations(
             lr = lr.expand(-1, 3, -1, -1)
         steps = model.trace(lr)
         if sums is None:
-            sums = {key: [0.0] * len(steps) for key in ("z_psnr", "x_psnr", "binding")}
+            sums = {"x_psnr": [0.0] * (len(steps) + 1), "z_psnr": [0.0] * len(steps),
+                    "binding": [0.0] * len(steps)}
+
+        def score(img: torch.Tensor, hr: torch.Tensor = item["hr"]) -> float:
+            img = rgb_to_gray(img) if hr.shape[0] == 1 else img
+            return psnr(img[0].cpu(), hr, scale)
+
+        with torch.no_grad():
+            sums["x_psnr"][0] += score(model.start(lr))
         for k, step in enumerate(steps):
-            for key, img in (("z_psnr", step["z"].clamp(0, 1)), ("x_psnr", step["x"])):
-                if item["hr"].shape[0] == 1:
-                    img = rgb_to_gray(img)
-                sums[key][k] += psnr(img[0].cpu(), item["hr"], scale)
+            sums["z_psnr"][k] += score(step["z"].clamp(0, 1))
+            sums["x_psnr"][k + 1] += score(step["x"])
             sums["binding"][k] += float((step["residual_norm"] > step["radius"]).float().mean())
     model.train(was_training)
     return {key: [v / len(data) for v in values] for key, values in (sums or {}).items()}

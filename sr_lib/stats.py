@@ -114,6 +114,15 @@ def over_seeds(run: Callable[[int], Mapping[str, Sequence[float]]], seeds: Seque
     return out
 
 
+def mean_and_seeds(values: Sequence[float], fmt: str = ".2f") -> str:
+    """'mean (seed 0, seed 1, ...)' for a table cell: the mean and every seed's value, so that
+    a reader sees the spread behind a mean; one value is shown alone."""
+    if not values:
+        raise SRLibError("mean_and_seeds needs at least one value")
+    mean = f"{sum(values) / len(values):{fmt}}"
+    return mean if len(values) == 1 else f"{mean} ({', '.join(f'{v:{fmt}}' for v in values)})"
+
+
 def claims_table(claims: Sequence[tuple[str, str, str, int]],
                  scores: Mapping[str, Sequence[Sequence[float]]]) -> list[dict]:
     """Rows for :func:`sr_lib.notebook.markdown_table`: one per claim ``(text, A, B, sign)``,

@@ -191,9 +191,13 @@ def test_trace_iterations_scores_each_step():
     data = SRDataset([rng.integers(0, 256, (16, 16, 3), dtype=np.uint8) for _ in range(2)], 2)
     model = build("isrrescnet", scale=2, iterations=2, features=4, blocks=1)
     out = trace_iterations(model, data, progress=False)
-    assert set(out) == {"z_psnr", "x_psnr", "binding"} and all(len(v) == 2 for v in out.values())
+    assert set(out) == {"z_psnr", "x_psnr", "binding"}
+    assert len(out["x_psnr"]) == 3 and len(out["z_psnr"]) == len(out["binding"]) == 2
     per_k = evaluate_iterations(model, data, progress=False)
-    assert out["x_psnr"] == pytest.approx([r.mean_psnr for r in per_k], abs=1e-6)
+    assert out["x_psnr"][1:] == pytest.approx([r.mean_psnr for r in per_k], abs=1e-6)
+    start = evaluate_iterations(build("back-projection", scale=2, iterations=1, step_size=1e-9),
+                                data, progress=False)[0].mean_psnr  # a negligible step: x(0)
+    assert out["x_psnr"][0] == pytest.approx(start, abs=1e-3)
     assert all(0 <= b <= 1 for b in out["binding"])
     with pytest.raises(SRLibError, match="trace"):
         trace_iterations(build("bicubic", scale=2), data, progress=False)

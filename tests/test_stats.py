@@ -2,12 +2,14 @@
 
 import pytest
 
+from sr_lib.errors import SRLibError
 from sr_lib.stats import (
     CONTRADICTED,
     HOLDS,
     NOISE,
     claims_table,
     compare,
+    mean_and_seeds,
     over_seeds,
     t_quantile,
     verdict,
@@ -59,3 +61,10 @@ def test_bad_input_is_named():
         compare([[1.0]], [[1.0], [2.0]])
     with pytest.raises(Exception, match="same images"):
         compare([[1.0, 2.0]], [[1.0]])
+
+
+def test_mean_and_seeds_shows_the_spread():
+    assert mean_and_seeds([29.0, 29.5, 30.1]) == "29.53 (29.00, 29.50, 30.10)"
+    assert mean_and_seeds([0.84], ".4f") == "0.8400"
+    with pytest.raises(SRLibError, match="at least one"):
+        mean_and_seeds([])
