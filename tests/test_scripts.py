@@ -85,26 +85,25 @@ def test_run_section_stores_only_the_section_and_refreshed_cells(tmp_path):
                                       "language": "python"}, "language_info": {"name": "python"}},
           "nbformat": 4, "nbformat_minor": 5}
     path = tmp_path / "ch.ipynb"
-    path.write_text(json.dumps(nb))
-    script = SCRIPT.with_name("run_section.py")
-    res = subprocess.run([sys.executable, str(script), str(path), "a", "--profile", "book",
-                          "--refresh", "MARK"], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    cells = {c["id"]: c for c in json.loads(path.read_text())["cells"]}
-    text = {k: "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
-            for k, c in cells.items()}
+
+    def run(*args):
+        """Run the script on ``nb``; the cells it leaves, and each cell's printed text."""
+        path.write_text(json.dumps(nb))
+        res = subprocess.run([sys.executable, str(SCRIPT.with_name("run_section.py")), str(path),
+                              *args, "--profile", "book"], capture_output=True, text=True,
+                             timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        cells = {c["id"]: c for c in json.loads(path.read_text())["cells"]}
+        return cells, {k: "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+                       for k, c in cells.items()}
+
+    cells, text = run("a", "--refresh", "MARK")
     assert text["d"] == "data: MARK book\n" and text["s"] == "section book\n"
     assert text["e"] == "old\n" and text["n"] == "old\n"
     assert "srbook_run" in cells["d"]["metadata"] and "srbook_run" in cells["s"]["metadata"]
     assert "srbook_run" not in cells["e"]["metadata"]
     # 'all' re-runs everything except the skipped sections, whose outputs stay as they were
     nb["cells"].append(code("t", 'print("own section")', old, srbook_section="b"))
-    path.write_text(json.dumps(nb))
-    res = subprocess.run([sys.executable, str(script), str(path), "all", "--profile", "book",
-                          "--skip", "b"], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    cells = {c["id"]: c for c in json.loads(path.read_text())["cells"]}
-    text = {k: "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
-            for k, c in cells.items()}
+    cells, text = run("all", "--skip", "b")
     assert text["e"] == "other set-up\n" and text["n"] == "not run\n" and text["t"] == "old\n"
     assert "srbook_run" in cells["n"]["metadata"] and "srbook_run" not in cells["t"]["metadata"]
