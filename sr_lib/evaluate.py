@@ -321,6 +321,23 @@ def evaluate(
     return result
 
 
+def _unrolled_inputs(model: nn.Module, data: SRDataset, device, progress: bool, desc: str):
+    """Yield ``(item, lr, gray)`` for every image, with ``model`` in eval mode on ``device``
+    (its mode is restored afterwards). A grayscale image given to an RGB model is replicated to
+    RGB; ``gray`` says so, and the caller reduces the outputs back (as super_resolve does)."""
+    device = pick_device(device)
+    was_training = model.training
+    model.eval().to(device)
+    try:
+        for i in progress_bar(range(len(data)), desc=desc, show=progress, leave=False):
+            item = data[i]
+            lr = item["lr"][None].to(device)
+            gray = lr.shape[1] == 1 and getattr(model, "in_channels", 1) == 3
+            yield item, (lr.expand(-1, 3, -1, -1) if gray else lr), gray
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate_iterations(
     model: nn.Module, data: SRDataset, ensemble: bool = False,
@@ -332,20 +349,12 @@ def evaluate_iterations(
     With ``ensemble`` each x(k) is the x8 self-ensemble average of the k-th estimates.
     """
     scale = int(model.scale)
-    device = pick_device(device)
-    was_training = model.training
-    model.eval().to(device)
     results: list[EvalResult] | None = None
-    for i in progress_bar(range(len(data)), desc="eval x(k)", show=progress, leave=False):
-        item = data[i]
-        lr = item["lr"][None].to(device)
-        gray = lr.shape[1] == 1 and getattr(model, "in_channels", 1) == 3
-        if gray:  # grayscale image, RGB model: replicate in, reduce out (as super_resolve)
-            lr = lr.expand(-1, 3, -1, -1)
 
-        def all_estimates(t: torch.Tensor) -> torch.Tensor:
-            return torch.stack(model(t, return_all=True))  # (K, 1, C, H, W)
+    def all_estimates(t: torch.Tensor) -> torch.Tensor:
+        return torch.stack(model(t, return_all=True))  # (K, 1, C, H, W)
 
+    for item, lr, gray in _unrolled_inputs(model, data, device, progress, "eval x(k)"):
         per_k = self_ensemble(all_estimates, lr) if ensemble else all_estimates(lr)
         if gray:
             per_k = rgb_to_gray(per_k)
@@ -353,10 +362,10 @@ def evaluate_iterations(
             results = [EvalResult(scale) for _ in per_k]
         for res, out in zip(results, per_k):
             res.add(item["name"], out[0], item["hr"], scale)
-    model.train(was_training)
     return results or []
 
 
+@torch.no_grad()
 def trace_iterations(
     model: nn.Module, data: SRDataset, device: str | torch.device | None = None,
     progress: bool = True,
@@ -375,29 +384,19 @@ def trace_iterations(
         raise SRLibError(f"{type(model).__name__} has no trace(lr); trace_iterations needs an "
                          "unrolled model such as ISRResCNet")
     scale = int(model.scale)
-    device = pick_device(device)
-    was_training = model.training
-    model.eval().to(device)
     sums: dict[str, list[float]] | None = None
-    for i in progress_bar(range(len(data)), desc="trace x(k)", show=progress, leave=False):
-        item = data[i]
-        lr = item["lr"][None].to(device)
-        if lr.shape[1] == 1:  # grayscale image, RGB model (as super_resolve)
-            lr = lr.expand(-1, 3, -1, -1)
+    for item, lr, gray in _unrolled_inputs(model, data, device, progress, "trace x(k)"):
         steps = model.trace(lr)
         if sums is None:
             sums = {"x_psnr": [0.0] * (len(steps) + 1), "z_psnr": [0.0] * len(steps),
                     "binding": [0.0] * len(steps)}
 
-        def score(img: torch.Tensor, hr: torch.Tensor = item["hr"]) -> float:
-            img = rgb_to_gray(img) if hr.shape[0] == 1 else img
-            return psnr(img[0].cpu(), hr, scale)
+        def score(img: torch.Tensor, hr: torch.Tensor = item["hr"], gray: bool = gray) -> float:
+            return psnr((rgb_to_gray(img) if gray else img)[0].cpu(), hr, scale)
 
-        with torch.no_grad():
-            sums["x_psnr"][0] += score(model.start(lr))
+        sums["x_psnr"][0] += score(model.start(lr))
         for k, step in enumerate(steps):
             sums["z_psnr"][k] += score(step["z"].clamp(0, 1))
             sums["x_psnr"][k + 1] += score(step["x"])
             sums["binding"][k] += float((step["residual_norm"] > step["radius"]).float().mean())
-    model.train(was_training)
     return {key: [v / len(data) for v in values] for key, values in (sums or {}).items()}
