@@ -14,7 +14,7 @@ import torch
 
 from . import __version__, catalog
 from .device import hardware_summary, pick_device
-from .errors import DatasetNotFoundError
+from .errors import DatasetNotFoundError, SRLibError
 
 PROFILES = ("smoke", "book", "paper")
 
@@ -201,6 +201,7 @@ class Scoreboard:
     def __init__(self, data: dict[str, list[Path]], sets: list[str]) -> None:
         self.data, self.sets = data, list(sets)
         self.results: dict[tuple[str, int, str], tuple[float, float]] = {}
+        self.images: dict[tuple[str, int, str], list[float]] = {}  # per-image PSNR
 
     def __call__(self, model: torch.nn.Module, key: str, scale: int = 2,
                  sets: list[str] | None = None) -> dict[str, tuple[float, float]]:
@@ -212,5 +213,15 @@ class Scoreboard:
                 net = model.at_scale(scale) if hasattr(model, "at_scale") else model
                 r = evaluate(net, benchmark_set(name, scale, self.data), progress=False)
                 self.results[key, scale, name] = (r.mean_psnr, r.mean_ssim)
+                self.images[key, scale, name] = list(r.psnr)
             out[name] = self.results[key, scale, name]
         return out
+
+    def per_image(self, key: str, scale: int = 2, sets: list[str] | None = None) -> list[float]:
+        """The per-image PSNRs behind a scored key, concatenated over ``sets`` in order: the
+        paired samples :func:`sr_lib.stats.compare` needs. The key must have been scored."""
+        missing = [n for n in sets or self.sets if (key, scale, n) not in self.images]
+        if missing:
+            raise SRLibError(f"{key!r} at x{scale} was not scored on {missing}: call the "
+                             "scoreboard with that network first")
+        return [p for n in sets or self.sets for p in self.images[key, scale, n]]

@@ -128,6 +128,14 @@ def test_scoreboard_scores_each_network_once_per_scale_and_set(tmp_path):
     assert first["Toy"] == (ref.mean_psnr, ref.mean_ssim)
     vdsr = build("vdsr", scale=2, width=4, depth=4)
     assert board(vdsr, "vdsr", 3)["Toy"] == board(vdsr.at_scale(3), "vdsr-x3", 3)["Toy"]
+    # the per-image PSNRs behind a mean, for paired comparisons; unscored keys are refused
+    assert board.per_image("bicubic", 2) == list(ref.psnr)
+    assert np.mean(board.per_image("bicubic", 2)) == first["Toy"][0]
+    import pytest
+
+    from sr_lib import SRLibError
+    with pytest.raises(SRLibError, match="not scored"):
+        board.per_image("bicubic", 3)
 
 
 def test_find_data_reports_missing_sets_without_paths(tmp_path, monkeypatch, capsys):
