@@ -30,7 +30,8 @@ def resolve_profile(profile: str) -> str:
 
 def run_commit() -> str:
     """The sr_lib commit this code runs from ('abc123', '+dirty' with uncommitted library
-    changes), or '' outside a git checkout: banners and provenance stamps name it."""
+    changes): banners and provenance stamps name it. Outside a git checkout (a copy of a clean
+    tree sent to another machine, say) it is ``SRBOOK_COMMIT`` as the sender set it, else ''."""
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def run_commit() -> str:
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "sr_lib"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return ""
+        return os.environ.get("SRBOOK_COMMIT", "")
     return f"{sha}+dirty" if sha and dirty else sha
 
 

@@ -180,3 +180,23 @@ def test_tqdm_disable_silences_every_sr_lib_bar(monkeypatch, capsys):
     for _ in progress.bar(range(3), show=True, desc="shown"):
         pass
     assert "shown" in capsys.readouterr().err
+
+
+def test_run_commit_names_git_head_or_the_senders_commit_outside_a_checkout(monkeypatch):
+    import subprocess
+
+    from sr_lib import notebook
+
+    monkeypatch.setenv("SRBOOK_COMMIT", "0123456789ab")
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    if head:  # in a checkout git wins over the variable
+        assert notebook.run_commit().startswith(head)
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert notebook.run_commit() == "0123456789ab"
+    monkeypatch.delenv("SRBOOK_COMMIT")
+    assert notebook.run_commit() == ""

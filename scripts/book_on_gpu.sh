@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Run chapters' `book` profile on one GPU machine, seeds in parallel, and store the outputs.
+#
+#   SR_DATA=... SRBOOK_COMMIT=<sha> scripts/book_on_gpu.sh OUTDIR NOTEBOOK[:SKIP,SKIP] ...
+#
+# Stage 1 trains every seed of every chapter at once, one process per (chapter, seed): the
+# chapter notebook itself with `seeds=[k]`, so there is no second copy of its training code.
+# Small SR networks leave a GPU mostly idle, so six such processes finish far sooner than one
+# chapter training its seeds in turn. Stage 2 runs each whole chapter with every seed through
+# scripts/run_section.py (sections after ':' keep their stored outputs): its trainings resume
+# from the finished checkpoints, so it only scores, plots and writes the outputs back. The
+# printed training minutes are stage 1's, measured while the processes shared the GPU.
+# SRBOOK_COMMIT names the commit of the sent tree where the machine has no git checkout.
+set -uo pipefail
+out=$(realpath "${1:?usage: book_on_gpu.sh OUTDIR NOTEBOOK[:SKIP,...] ...}"); shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$out/logs"
+export SRBOOK_STATIC=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1
+seeds=${SEEDS:-"0 1 2"}
+profile=${PROFILE:-book}  # smoke: a quick local try of this script
+stage1_limit=${STAGE1_LIMIT:-420}
+
+cd "$root/notebooks"
+start=$(date +%s)
+pids=()
+for spec in "$@"; do
+    nb=${spec%%:*}
+    for seed in $seeds; do
+        OMP_NUM_THREADS=2 timeout "$stage1_limit" python3 -m papermill "$nb" \
+            "/tmp/stage1_${nb%.ipynb}_seed$seed.ipynb" -p profile "$profile" -y "seeds: [$seed]" \
+            --cwd . --log-output > "$out/logs/stage1_${nb%.ipynb}_seed$seed.log" 2>&1 &
+        pids+=("$!:${nb}:seed$seed")
+    done
+done
+failed=0
+for p in "${pids[@]}"; do
+    wait "${p%%:*}"; rc=$?
+    echo "stage 1 ${p#*:}: exit $rc after $(( $(date +%s) - start )) s"
+    [ "$rc" -eq 0 ] || failed=1
+done
+if [ "$failed" -ne 0 ]; then
+    echo "stage 1 failed: the checkpoints written so far stay under notebooks/runs/"
+    exit 1
+fi
+
+pids=()
+for spec in "$@"; do
+    nb=${spec%%:*}; skips=()
+    if [ "$spec" != "$nb" ]; then
+        IFS=, read -ra names <<< "${spec#*:}"
+        for s in "${names[@]}"; do skips+=(--skip "$s"); done
+    fi
+    OMP_NUM_THREADS=8 python3 "$root/scripts/run_section.py" "$nb" all "${skips[@]}" \
+        --profile "$profile" > "$out/logs/stage2_${nb%.ipynb}.log" 2>&1 &
+    pids+=("$!:$nb")
+done
+for p in "${pids[@]}"; do
+    wait "${p%%:*}"; rc=$?
+    echo "stage 2 ${p#*:}: exit $rc after $(( $(date +%s) - start )) s"
+    [ "$rc" -eq 0 ] && cp "${p#*:}" "$out/"
+done
