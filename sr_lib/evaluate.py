@@ -291,33 +291,38 @@ def evaluate(
     shave = scale if shave is None else shave
     device = pick_device(device)
     was_training = model.training
+    home = next((p.device for p in model.parameters()), None)  # restored at the end
     model.eval().to(device)
-    result = EvalResult(scale)
-    in_ch = getattr(model, "in_channels", 3)
-    for i in progress_bar(range(len(data)), desc=f"eval x{scale}", show=progress, leave=False):
-        if tile:  # 8-bit all the way: memory stays at a tile plus the uint8 images
+    try:
+        result = EvalResult(scale)
+        in_ch = getattr(model, "in_channels", 3)
+        for i in progress_bar(range(len(data)), desc=f"eval x{scale}", show=progress, leave=False):
+            if tile:  # 8-bit all the way: memory stays at a tile plus the uint8 images
+                try:
+                    sr8 = super_resolve_uint8(model, data.lr[i].to(device), tile=tile,
+                                              ensemble=ensemble, y_only=in_ch == 1)
+                    result.add(data.names[i], sr8, data.hr[i], shave)
+                except SRLibError as exc:
+                    raise SRLibError(f"image {data.names[i]!r}: {exc}") from None
+                if outputs is not None:
+                    outputs[data.names[i]] = sr8.float().div(255.0)
+                continue
+            item = data[i]
+            lr, hr = item["lr"], item["hr"]
+            if in_ch == 1 and lr.shape[0] == 3:
+                lr, hr = rgb_to_y(lr), rgb_to_y(hr)
             try:
-                sr8 = super_resolve_uint8(model, data.lr[i].to(device), tile=tile,
-                                          ensemble=ensemble, y_only=in_ch == 1)
-                result.add(data.names[i], sr8, data.hr[i], shave)
+                sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble)
+                result.add(item["name"], sr, hr, shave)  # scored on sr's device (metrics)
             except SRLibError as exc:
-                raise SRLibError(f"image {data.names[i]!r}: {exc}") from None
+                raise SRLibError(f"image {item['name']!r} (HR {tuple(hr.shape[-2:])}): {exc}"
+                                 ) from None
             if outputs is not None:
-                outputs[data.names[i]] = sr8.float().div(255.0)
-            continue
-        item = data[i]
-        lr, hr = item["lr"], item["hr"]
-        if in_ch == 1 and lr.shape[0] == 3:
-            lr, hr = rgb_to_y(lr), rgb_to_y(hr)
-        try:
-            sr = super_resolve(model, lr.to(device), tile=tile, ensemble=ensemble)
-            result.add(item["name"], sr, hr, shave)  # scored on sr's device (metrics)
-        except SRLibError as exc:
-            raise SRLibError(f"image {item['name']!r} (HR {tuple(hr.shape[-2:])}): {exc}"
-                             ) from None
-        if outputs is not None:
-            outputs[item["name"]] = sr.cpu()
-    model.train(was_training)
+                outputs[item["name"]] = sr.cpu()
+    finally:  # the model leaves as it came: mode and device (cells feed it their own tensors)
+        model.train(was_training)
+        if home is not None:
+            model.to(home)
     return result
 
 

@@ -114,3 +114,32 @@ def test_super_resolve_tiled_default_is_exact():
     model = _trained_like(build("edsr-baseline", scale=2, n_resblocks=2, n_feats=8))
     x = torch.rand(3, 30, 41, generator=torch.Generator().manual_seed(4))
     assert torch.allclose(super_resolve(model, x, tile=12), super_resolve(model, x), atol=1e-5)
+
+
+def test_evaluate_returns_the_model_to_its_device_and_mode(monkeypatch, tmp_path):
+    """A chapter keeps its networks on the CPU while evaluate() runs them on the best device,
+    even when scoring fails part-way."""
+    import importlib
+
+    import numpy as np
+    import pytest
+    import torch
+
+    from sr_lib.imageio import write_image
+    from sr_lib.models import build
+
+    write_image(tmp_path / "a.png", np.random.default_rng(0).integers(0, 256, (12, 12, 3),
+                                                                        dtype=np.uint8))
+    ev = importlib.import_module("sr_lib.evaluate")  # the module, not the function
+    net = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4).train()
+    moves = []
+
+    def to(device, *args, **kwargs):  # records the moves; the weights stay where they are
+        moves.append(torch.device(device))
+        return net
+
+    monkeypatch.setattr(net, "to", to)
+    monkeypatch.setattr(ev, "pick_device", lambda device=None: torch.device("meta"))
+    with pytest.raises((RuntimeError, NotImplementedError)):  # CPU weights, meta input
+        ev.evaluate(net, tmp_path, progress=False)
+    assert moves == [torch.device("meta"), torch.device("cpu")] and net.training
