@@ -10,7 +10,7 @@
 # scripts/run_section.py (sections after ':' keep their stored outputs): its trainings resume
 # from the finished checkpoints, so it only scores, plots and writes the outputs back. The
 # printed training minutes are stage 1's, measured while the processes shared the GPU.
-# SRBOOK_COMMIT names the commit of the sent tree where the machine has no git checkout.
+# SRBOOK_COMMIT names the commit of the sent tree (the machine may hold an older .git, or none).
 set -uo pipefail
 out=$(realpath "${1:?usage: book_on_gpu.sh OUTDIR NOTEBOOK[:SKIP,...] ...}"); shift
 root=$(cd "$(dirname "$0")/.." && pwd)

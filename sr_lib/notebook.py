@@ -30,10 +30,13 @@ def resolve_profile(profile: str) -> str:
 
 def run_commit() -> str:
     """The sr_lib commit this code runs from ('abc123', '+dirty' with uncommitted library
-    changes): banners and provenance stamps name it. Outside a git checkout (a copy of a clean
-    tree sent to another machine, say) it is ``SRBOOK_COMMIT`` as the sender set it, else ''."""
+    changes), or '' outside a git checkout: banners and provenance stamps name it.
+    ``SRBOOK_COMMIT``, set by whoever sends a committed tree to another machine, wins: a copy
+    may carry an older ``.git`` than its files (seen on a remote GPU machine)."""
     import subprocess
 
+    if os.environ.get("SRBOOK_COMMIT"):
+        return os.environ["SRBOOK_COMMIT"]
     root = Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
@@ -41,7 +44,7 @@ def run_commit() -> str:
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "sr_lib"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return os.environ.get("SRBOOK_COMMIT", "")
+        return ""
     return f"{sha}+dirty" if sha and dirty else sha
 
 

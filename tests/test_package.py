@@ -182,21 +182,23 @@ def test_tqdm_disable_silences_every_sr_lib_bar(monkeypatch, capsys):
     assert "shown" in capsys.readouterr().err
 
 
-def test_run_commit_names_git_head_or_the_senders_commit_outside_a_checkout(monkeypatch):
+def test_run_commit_prefers_the_senders_commit_then_git_head(monkeypatch):
     import subprocess
 
     from sr_lib import notebook
 
-    monkeypatch.setenv("SRBOOK_COMMIT", "0123456789ab")
+    monkeypatch.delenv("SRBOOK_COMMIT", raising=False)
     head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
-    if head:  # in a checkout git wins over the variable
+    if head:  # in a checkout: git's HEAD (with +dirty when sr_lib/ has changes)
         assert notebook.run_commit().startswith(head)
+    # a copied tree may hold an older .git than its files: the sender's variable wins
+    monkeypatch.setenv("SRBOOK_COMMIT", "0123456789ab")
+    assert notebook.run_commit() == "0123456789ab"
 
     def no_git(*args, **kwargs):
         raise FileNotFoundError("git")
 
     monkeypatch.setattr(subprocess, "run", no_git)
-    assert notebook.run_commit() == "0123456789ab"
     monkeypatch.delenv("SRBOOK_COMMIT")
     assert notebook.run_commit() == ""
