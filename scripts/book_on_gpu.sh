@@ -12,7 +12,7 @@
 # printed training minutes are stage 1's, measured while the processes shared the GPU.
 # Measured on 2026-11-30 (one H200, 16 cores): with Chapters 3 and 5 at once (six processes),
 # Chapter 5's three seeds finished inside 395 s, while Chapter 3's were still in their Table 1
-# trainings (about 2,300 of 22,500 iterations done each): give Chapter 3 a call of its own, and
+# trainings (at least 2,300 of 22,500 iterations done each): give Chapter 3 a call of its own, and
 # time one seed alone first, since processes that share a GPU take turns on it.
 # SRBOOK_COMMIT names the commit of the sent tree (the machine may hold an older .git, or none).
 set -uo pipefail
