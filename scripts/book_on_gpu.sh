@@ -5,8 +5,8 @@
 #
 # Stage 1 trains every seed of every chapter at once, one process per (chapter, seed): the
 # chapter notebook itself with `seeds=[k]`, so there is no second copy of its training code.
-# Small SR networks leave a GPU mostly idle, so six such processes finish far sooner than one
-# chapter training its seeds in turn. Stage 2 runs each whole chapter with every seed through
+# Small SR networks leave a GPU mostly idle, so several processes keep it busier than one
+# chapter training its seeds in turn (though they take turns on it: see below). Stage 2 runs each whole chapter with every seed through
 # scripts/run_section.py (sections after ':' keep their stored outputs): its trainings resume
 # from the finished checkpoints, so it only scores, plots and writes the outputs back. The
 # printed training minutes are stage 1's, measured while the processes shared the GPU.
@@ -22,6 +22,7 @@ mkdir -p "$out/logs"
 export SRBOOK_STATIC=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1
 seeds=${SEEDS:-"0 1 2"}
 profile=${PROFILE:-book}  # smoke: a quick local try of this script
+python=${PYTHON:-python3}
 stage1_limit=${STAGE1_LIMIT:-420}
 
 cd "$root/notebooks"
@@ -30,7 +31,7 @@ pids=()
 for spec in "$@"; do
     nb=${spec%%:*}
     for seed in $seeds; do
-        OMP_NUM_THREADS=2 timeout "$stage1_limit" python3 -m papermill "$nb" \
+        OMP_NUM_THREADS=2 timeout "$stage1_limit" "$python" -m papermill "$nb" \
             "/tmp/stage1_${nb%.ipynb}_seed$seed.ipynb" -p profile "$profile" -y "seeds: [$seed]" \
             --cwd . --log-output > "$out/logs/stage1_${nb%.ipynb}_seed$seed.log" 2>&1 &
         pids+=("$!:${nb}:seed$seed")
@@ -54,7 +55,7 @@ for spec in "$@"; do
         IFS=, read -ra names <<< "${spec#*:}"
         for s in "${names[@]}"; do skips+=(--skip "$s"); done
     fi
-    OMP_NUM_THREADS=8 python3 "$root/scripts/run_section.py" "$nb" all "${skips[@]}" \
+    OMP_NUM_THREADS=8 "$python" "$root/scripts/run_section.py" "$nb" all "${skips[@]}" \
         --profile "$profile" > "$out/logs/stage2_${nb%.ipynb}.log" 2>&1 &
     pids+=("$!:$nb")
 done

@@ -94,8 +94,10 @@ def test_benchmark_set_uses_files_caches_and_falls_back(tmp_path, capsys):
 
 def test_scoreboard_scores_each_network_once_per_scale_and_set(tmp_path):
     import numpy as np
+    import pytest
     import torch
 
+    from sr_lib import SRLibError
     from sr_lib.evaluate import evaluate
     from sr_lib.imageio import write_image
     from sr_lib.models import build
@@ -131,9 +133,6 @@ def test_scoreboard_scores_each_network_once_per_scale_and_set(tmp_path):
     # the per-image PSNRs behind a mean, for paired comparisons; unscored keys are refused
     assert board.per_image("bicubic", 2) == list(ref.psnr)
     assert np.mean(board.per_image("bicubic", 2)) == first["Toy"][0]
-    import pytest
-
-    from sr_lib import SRLibError
     with pytest.raises(SRLibError, match="not scored"):
         board.per_image("bicubic", 3)
 

@@ -1,6 +1,7 @@
 """The test command's own logic: the smoke budget counts CPU seconds, not a busy machine's
 wall clock."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,49 @@ def test_run_section_stores_only_the_section_and_refreshed_cells(tmp_path):
     cells, text = run("all", "--skip", "b")
     assert text["e"] == "other set-up\n" and text["n"] == "not run\n" and text["t"] == "old\n"
     assert "srbook_run" in cells["n"]["metadata"] and "srbook_run" not in cells["t"]["metadata"]
+
+
+def test_book_on_gpu_trains_each_seed_alone_then_runs_the_whole_chapter(tmp_path):
+    """Stage 1 runs the notebook once per seed (`seeds=[k]`); stage 2 runs it whole, keeps the
+    skipped section's outputs, and copies the executed notebook to the output folder."""
+    import json
+    import shutil
+
+    root = tmp_path / "repo"
+    (root / "scripts").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    for name in ("book_on_gpu.sh", "run_section.py", "provenance.py"):
+        shutil.copy(SCRIPT.with_name(name), root / "scripts" / name)
+
+    def code(cid, src, outputs=(), **meta):
+        return {"cell_type": "code", "id": cid, "metadata": meta, "source": [src],
+                "outputs": list(outputs), "execution_count": None}
+
+    old = [{"output_type": "stream", "name": "stdout", "text": ["old\n"]}]
+    train = ("import pathlib\nfor s in seeds or (0, 1):\n"
+             "    pathlib.Path(f'runs/{profile}_seed{s}').mkdir(parents=True, exist_ok=True)\n"
+             "print('seeds', list(seeds or (0, 1)))")
+    nb = {"cells": [code("p", 'profile = "smoke"\nseeds = None', tags=["parameters"]),
+                    {"cell_type": "markdown", "id": "h", "metadata": {}, "source": ["## 1. A"]},
+                    code("t", train),
+                    code("s", 'print("settings")', old, srbook_section="settings")],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}, "language_info": {"name": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (root / "notebooks" / "ch.ipynb").write_text(json.dumps(nb))
+    out = tmp_path / "out"
+    res = subprocess.run(["bash", str(root / "scripts" / "book_on_gpu.sh"), str(out),
+                          "ch.ipynb:settings"], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PROFILE="smoke", SEEDS="0 1",
+                                  PYTHON=sys.executable))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "stage 1 ch.ipynb:seed1: exit 0" in res.stdout
+    assert "stage 2 ch.ipynb: exit 0" in res.stdout
+    assert {p.name for p in (root / "notebooks" / "runs").iterdir()} == {"smoke_seed0",
+                                                                          "smoke_seed1"}
+    assert (out / "logs" / "stage1_ch_seed0.log").exists()
+    cells = {c["id"]: c for c in json.loads((out / "ch.ipynb").read_text())["cells"]}
+    text = {k: "".join("".join(o.get("text", "")) for o in c.get("outputs", []))
+            for k, c in cells.items()}
+    assert text["t"] == "seeds [0, 1]\n" and text["s"] == "old\n"
+    assert "srbook_run" in cells["t"]["metadata"]
