@@ -14,6 +14,7 @@ import math
 import warnings
 import weakref
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,11 +290,7 @@ def evaluate(
     if len(data) == 0:
         raise SRLibError("the evaluation dataset holds no images")
     shave = scale if shave is None else shave
-    device = pick_device(device)
-    was_training = model.training
-    home = next((p.device for p in model.parameters()), None)  # restored at the end
-    model.eval().to(device)
-    try:
+    with _scoring(model, device) as device:
         result = EvalResult(scale)
         in_ch = getattr(model, "in_channels", 3)
         for i in progress_bar(range(len(data)), desc=f"eval x{scale}", show=progress, leave=False):
@@ -319,28 +316,37 @@ def evaluate(
                                  ) from None
             if outputs is not None:
                 outputs[item["name"]] = sr.cpu()
-    finally:  # the model leaves as it came: mode and device (cells feed it their own tensors)
+    return result
+
+
+@contextmanager
+def _scoring(model: nn.Module, device):
+    """``model`` in eval mode on the picked device (yielded) while scoring; afterwards, even
+    on error, it leaves as it came, in its mode and on its device (cells feed it their own
+    tensors)."""
+    device = pick_device(device)
+    was_training = model.training
+    home = next((p.device for p in model.parameters()), None)
+    model.eval().to(device)
+    try:
+        yield device
+    finally:
         model.train(was_training)
         if home is not None:
             model.to(home)
-    return result
 
 
 def _unrolled_inputs(model: nn.Module, data: SRDataset, device, progress: bool, desc: str):
     """Yield ``(item, lr, gray)`` for every image, with ``model`` in eval mode on ``device``
-    (its mode is restored afterwards). A grayscale image given to an RGB model is replicated to
-    RGB; ``gray`` says so, and the caller reduces the outputs back (as super_resolve does)."""
-    device = pick_device(device)
-    was_training = model.training
-    model.eval().to(device)
-    try:
+    (mode and device restored afterwards). A grayscale image given to an RGB model is
+    replicated to RGB; ``gray`` says so, and the caller reduces the outputs back (as
+    super_resolve does)."""
+    with _scoring(model, device) as device:
         for i in progress_bar(range(len(data)), desc=desc, show=progress, leave=False):
             item = data[i]
             lr = item["lr"][None].to(device)
             gray = lr.shape[1] == 1 and getattr(model, "in_channels", 1) == 3
             yield item, (lr.expand(-1, 3, -1, -1) if gray else lr), gray
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
