@@ -14,8 +14,10 @@ from sr_lib.pruning import (
     mask,
     n_pruned,
     plan_l1,
+    plan_norms,
     plan_srp,
     prune,
+    pruned_indices,
     schedule_length,
 )
 from sr_lib.train import TrainConfig, Trainer, load_weights, save_weights
@@ -183,3 +185,17 @@ def test_regulariser_shrinks_pruned_filters_in_the_trainer(small_images):
         kept1, pruned1 = last[name]
         assert pruned1 < 0.5 * pruned0  # the penalised filters shrink
         assert math.isfinite(kept1) and kept1 > pruned1
+
+
+def test_plan_norms_reports_kept_and_pruned_means_per_layer():
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4)
+    plan = plan_srp(model, analyze(model), 0.5, seed=0)
+    with torch.no_grad():
+        for name, kept in plan.items():
+            conv = dict(model.named_modules())[name]
+            conv.weight.fill_(2.0)
+            conv.weight[pruned_indices(conv, kept)] = -0.5  # |w| counts, not w
+    norms = plan_norms(model, plan)
+    assert set(norms) == set(plan)
+    assert all(v == (2.0, 0.5) for v in norms.values())
+    assert plan_norms(mask(model, plan), plan)[next(iter(plan))] == (2.0, 0.0)

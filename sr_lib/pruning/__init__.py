@@ -2,8 +2,8 @@
 
 The workflow: :func:`analyze` finds free and constrained convolutions; :func:`plan_srp` (or the
 :func:`plan_l1` baseline) picks the filters to keep; :class:`GrowingRegularizer`, a trainer
-hook, drives the others towards zero; :func:`prune` removes them and returns a plain dense
-model to fine-tune.
+hook, drives the others towards zero; :func:`plan_norms` says whether they are small enough to
+cut; :func:`prune` removes them and returns a plain dense model to fine-tune.
 
 DRN prunes the *internal* widths of blocks instead (:mod:`.channels`): :class:`ChannelSearch`
 with the :class:`ArchitectureStep` hook picks each layer's width, :func:`greedy_select` picks
@@ -24,12 +24,12 @@ from .graph import Structure, analyze
 from .greedy import greedy_select
 from .regularize import GrowingRegularizer, schedule_length
 from .search import FACTORS, ArchitectureStep, ChannelSearch
-from .select import filter_scores, n_pruned, plan_l1, plan_srp, pruned_indices
+from .select import filter_scores, n_pruned, plan_l1, plan_norms, plan_srp, pruned_indices
 from .surgery import mask, prune
 
 __all__ = [
     "FACTORS", "ArchitectureStep", "ChannelPair", "ChannelSearch", "greedy_select",
     "internal_pairs", "keep_channels", "kept_width", "select_l1", "uniform_widths", "widths_of",
     "GrowingRegularizer", "Structure", "analyze", "filter_scores", "mask", "n_pruned",
-    "plan_l1", "plan_srp", "prune", "pruned_indices", "schedule_length",
+    "plan_l1", "plan_norms", "plan_srp", "prune", "pruned_indices", "schedule_length",
 ]

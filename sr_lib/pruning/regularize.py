@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import SRLibError
 from ..train import Hook, Trainer
-from .select import Plan, pruned_indices
+from .select import Plan, kept_pruned_norms, pruned_indices
 
 
 def _increments(delta: float, ceiling: float) -> int:
@@ -85,11 +85,9 @@ class GrowingRegularizer(Hook):
 
     @torch.no_grad()
     def record(self) -> None:
-        row: dict = {"step": self.steps, "alpha": self.alpha}
-        for name, (conv, idx, kept) in self.layers.items():
-            w = conv.weight.abs().flatten(1).mean(dim=1)
-            row[name] = (float(w[kept].mean()), float(w[idx].mean()) if len(idx) else 0.0)
-        self.history.append(row)
+        self.history.append({"step": self.steps, "alpha": self.alpha,
+                             **{name: kept_pruned_norms(conv, kept)
+                                for name, (conv, _, kept) in self.layers.items()}})
 
     def state_dict(self) -> dict:
         return {"increments": self.increments, "steps": self.steps, "history": self.history}

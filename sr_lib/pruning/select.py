@@ -70,3 +70,20 @@ def pruned_indices(conv: nn.Conv2d, kept: torch.Tensor) -> torch.Tensor:
     mask = torch.ones(conv.out_channels, dtype=torch.bool)
     mask[kept] = False
     return torch.nonzero(mask).flatten()
+
+
+@torch.no_grad()
+def plan_norms(model: nn.Module, plan: Plan) -> dict[str, tuple[float, float]]:
+    """Per layer of ``plan``: the mean |w| of its kept and of its pruned filters.
+
+    The readiness check before the cut: cutting is harmless only where the pruned mean is small
+    next to the kept one (the quantity of SRP's Fig. 3, for any layer).
+    """
+    modules = dict(model.named_modules())
+    return {name: kept_pruned_norms(modules[name], kept) for name, kept in plan.items()}
+
+
+def kept_pruned_norms(conv: nn.Conv2d, kept: torch.Tensor) -> tuple[float, float]:
+    """Mean |w| of the kept and of the pruned filters of one layer (0 when none is pruned)."""
+    w, idx = filter_scores(conv), pruned_indices(conv, kept)
+    return float(w[kept].mean()), float(w[idx].mean()) if len(idx) else 0.0
