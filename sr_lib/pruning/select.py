@@ -77,7 +77,8 @@ def plan_norms(model: nn.Module, plan: Plan) -> dict[str, tuple[float, float]]:
     """Per layer of ``plan``: the mean |w| of its kept and of its pruned filters.
 
     The readiness check before the cut: cutting is harmless only where the pruned mean is small
-    next to the kept one (the quantity of SRP's Fig. 3, for any layer).
+    next to the kept one (the quantity of SRP's Fig. 3, for any layer). Biases are not counted;
+    scoring ``mask(model, plan)`` measures the cut's whole effect.
     """
     modules = dict(model.named_modules())
     return {name: kept_pruned_norms(modules[name], kept) for name, kept in plan.items()}
