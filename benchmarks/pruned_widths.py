@@ -14,6 +14,7 @@ last columns say how much of that the wall clock sees.
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from common import header, interleaved, machine_load, report, spread, table
@@ -37,33 +38,31 @@ def main() -> None:
     device = pick_device(args.device)
     torch.manual_seed(0)
     x = torch.rand(1, 3, *args.size, device=device)
-    models = {}
-    for r in RATIOS:
-        kept = args.feats - n_pruned(args.feats, r)
-        models[r] = build("edsr-baseline", scale=2, n_feats=kept, tail_feats=args.feats
-                          ).to(device).eval()
+    widths = {r: args.feats - n_pruned(args.feats, r) for r in RATIOS}
+    models = {r: build("edsr-baseline", scale=2, n_feats=w, tail_feats=args.feats).to(device).eval()
+              for r, w in widths.items()}
+    out_size = (2 * args.size[0], 2 * args.size[1])
+    macs = {r: count_macs(m, output_size=out_size) for r, m in models.items()}
     settings = (True, False) if device.type == "cpu" else (None,)
-    medians: dict[object, dict[float, list[float]]] = {}
+    times: dict[object, dict[float, list[float]]] = {}
+    was_enabled = torch.backends.mkldnn.enabled
     for onednn in settings:
         if onednn is not None:
             torch.backends.mkldnn.enabled = onednn
         with torch.no_grad():
-            medians[onednn] = interleaved({r: (lambda m=m: m(x)) for r, m in models.items()},
-                                          args.repeats, device, warmup=2)
-    torch.backends.mkldnn.enabled = True
-    dense_macs = count_macs(models[0.0], output_size=(2 * args.size[0], 2 * args.size[1]))
+            times[onednn] = interleaved({r: (lambda m=m: m(x)) for r, m in models.items()},
+                                        args.repeats, device, warmup=2)
+    torch.backends.mkldnn.enabled = was_enabled
     head = ["ratio", "kept width", "MACs kept"]
     for onednn in settings:
         tag = "" if onednn is None else f", oneDNN {'on' if onednn else 'off'}"
         head += [f"ms{tag}: median (IQR)", f"latency kept{tag}"]
     rows = []
-    for r, m in models.items():
-        macs = count_macs(m, output_size=(2 * args.size[0], 2 * args.size[1]))
-        row: list[object] = [r, args.feats - n_pruned(args.feats, r), f"{macs / dense_macs:.3f}"]
+    for r in RATIOS:
+        row: list[object] = [r, widths[r], f"{macs[r] / macs[0.0]:.3f}"]
         for onednn in settings:
-            t = medians[onednn]
-            ratio = sorted(t[r])[len(t[r]) // 2] / sorted(t[0.0])[len(t[0.0]) // 2]
-            row += [spread(t[r]), f"{ratio:.2f}"]
+            t = times[onednn]
+            row += [spread(t[r]), f"{statistics.median(t[r]) / statistics.median(t[0.0]):.2f}"]
         rows.append(row)
     lines = [header(device), machine_load(),
              f"EDSR-baseline, 16 blocks, dense width {args.feats}, x2, LR input "
