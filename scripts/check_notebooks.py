@@ -1,10 +1,15 @@
 """Check committed chapter notebooks: executed top to bottom, no error outputs, a papermill
 ``parameters`` cell, a run banner naming the profile, hardware and sr_lib version, and at least
-three exercise solutions collapsed with their outputs behind a "Solution" toggle."""
+three exercise solutions collapsed with their outputs behind a "Solution" toggle, and checked
+cells (nbval) that read benchmark data declaring it (``srbook.needs_data``), so that a fresh
+clone without the data skips exactly those comparisons (scripts/nbval_prepare.py)."""
 
 import json
 import re
 import sys
+
+# names through which a cell's output depends on the benchmark sets found under SR_DATA
+DATA_USE = re.compile(r"\b(test_set|train_set|find_data|HAVE_DATA|catalog\.(load|find))\b")
 
 problems = []
 for path in sys.argv[1:]:
@@ -22,6 +27,15 @@ for path in sys.argv[1:]:
                 "code_prompt_show", ""):
             problems.append(f"{path}: solution cell {c.get('id')} is not collapsed behind a "
                             "'Solution' toggle (tags hide-cell + solution, mystnb prompts)")
+    for i, c in enumerate(code):
+        src = "".join(c["source"])
+        meta = c.get("metadata", {})
+        declared = meta.get("srbook", {}).get("needs_data")
+        if "nbval-check-output" in meta.get("tags", []) and DATA_USE.search(src) and not (
+                declared):
+            problems.append(f"{path}: code cell {i} is checked by nbval and reads benchmark "
+                            f"data ({DATA_USE.search(src).group(0)}) but declares no "
+                            "srbook.needs_data: a fresh clone without the data would fail it")
     if not any(c.get("outputs") for c in code):
         problems.append(f"{path}: no outputs; commit the executed 'book' run")
         continue

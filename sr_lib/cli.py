@@ -154,21 +154,37 @@ def cmd_upscale(args, extra) -> int:
     import numpy as np
     import torch
 
-    from .evaluate import super_resolve_uint8
-    from .imageio import read_image, write_image
+    from .evaluate import super_resolve_integer
+    from .imagefile import ImageFile, fit_to_format, output_format, read_image_file
+    from .imagefile import write_image_file as write
+    from .models import build
 
     src, dst = Path(args.input), Path(args.output)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise SRLibError(f"the output {dst} is the input image; choose another output name")
     if dst.exists() and not args.overwrite:
         raise SRLibError(f"{dst} exists; pass --overwrite to replace it, or choose another name")
+    output_format(dst)  # an unknown suffix fails before any work is done
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
-    image = read_image(args.input)  # uint8; a grayscale file stays grayscale
-    lr8 = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-    # 8-bit tiles straight into a uint8 result: memory is one tile plus the output image
-    sr8 = super_resolve_uint8(model.eval(), lr8, tile=args.tile, ensemble=args.ensemble)
-    write_image(args.output, sr8.permute(1, 2, 0).numpy())  # temporary file, then renamed
-    print(f"wrote {args.output} ({sr8.shape[-1]}x{sr8.shape[-2]})")
+    image = read_image_file(args.input)  # its own bit depth; grey stays grey; alpha kept apart
+
+    def up(net, planes: np.ndarray) -> np.ndarray:
+        lr = torch.from_numpy(np.ascontiguousarray(planes.transpose(2, 0, 1)))
+        # tiles straight into an integer result: memory is one tile plus the output image
+        out = super_resolve_integer(net.eval(), lr, tile=args.tile, ensemble=args.ensemble)
+        return out.permute(1, 2, 0).numpy()
+
+    result = ImageFile(up(model, image.color))
+    if image.alpha is not None:  # transparency is not content: MATLAB bicubic, like a viewer
+        result.alpha = up(build("bicubic", scale=args.scale), image.alpha)
+    result, notes = fit_to_format(result, dst)
+    write(dst, result)  # temporary file, then renamed
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    h, w = result.color.shape[:2]
+    kept = f"{result.bits}-bit" + (", alpha upscaled bicubically" if result.alpha is not None
+                                   else "")
+    print(f"wrote {args.output} ({w}x{h}, {kept})")
     return 0
 
 
@@ -360,9 +376,12 @@ def main(argv: list[str] | None = None) -> int:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         print(f"error: invalid value: {first} (--debug shows where)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; a training run resumes from its last checkpoint",
-              file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        from .stopping import TrainingInterrupted
+
+        if not isinstance(exc, TrainingInterrupted):  # that one has said where it saved
+            print("error: interrupted; a training run resumes from its last checkpoint",
+                  file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug, not a user error: say where to report it
         if debug:

@@ -100,6 +100,15 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
     return value / world_size()
 
 
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is true on at least one (e.g. a stop signal)."""
+    if world_size() == 1:
+        return flag
+    box = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(box, op=dist.ReduceOp.MAX)
+    return bool(box.item() > 0)
+
+
 def cleanup() -> None:
     """Leave the process group (at the end of a torchrun'd command)."""
     if dist.is_available() and dist.is_initialized():

@@ -177,11 +177,25 @@ def super_resolve_uint8(
     model's receptive-field radius is at most ``overlap`` (the default overlap is that radius).
     ``y_only`` runs a one-channel model on
     the Y of an RGB image and returns that Y (what :func:`evaluate` scores). ``tile=None`` runs
-    the whole image at once.
+    the whole image at once. A uint16 image works the same way at 16 bits
+    (:func:`super_resolve_integer`).
     """
     if lr.dtype != torch.uint8 or lr.dim() != 3:
         raise SRLibError(f"super_resolve_uint8 takes a (C, H, W) uint8 image, got "
                          f"{tuple(lr.shape)} {lr.dtype}")
+    return super_resolve_integer(model, lr, tile, overlap, ensemble, y_only)
+
+
+def super_resolve_integer(
+    model: nn.Module, lr: torch.Tensor, tile: int | None = None, overlap: int | None = None,
+    ensemble: bool = False, y_only: bool = False,
+) -> torch.Tensor:
+    """:func:`super_resolve_uint8` for a uint8 or a uint16 image: the result has the input's
+    bit depth (a 16-bit photograph keeps its 65,536 levels)."""
+    if lr.dtype not in (torch.uint8, torch.uint16) or lr.dim() != 3:
+        raise SRLibError(f"super_resolve_integer takes a (C, H, W) uint8 or uint16 image, got "
+                         f"{tuple(lr.shape)} {lr.dtype}")
+    top = 255.0 if lr.dtype == torch.uint8 else 65535.0
     s = int(model.scale)
     _, h, w = lr.shape
     step = int(tile) if tile else max(h, w)
@@ -191,14 +205,17 @@ def super_resolve_uint8(
         overlap = tile_overlap(model) if tile else 0
     out = None
     for (y0, y1, x0, x1), (ya, yb, xa, xb) in _tiles(h, w, step, overlap):
-        piece = lr[:, ya:yb, xa:xb].float().div_(255.0)
+        piece = lr[:, ya:yb, xa:xb].float().div_(top)
         if y_only and piece.shape[0] == 3:
             piece = rgb_to_y(piece)
         piece = super_resolve(model, piece, ensemble=ensemble)
         piece = piece[:, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
-        q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
+        if top == 255.0:
+            q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
+        else:  # the same rounding (halves up, saturated) at 16 bits
+            q = piece.float().mul(top).add_(0.5).floor_().clamp_(0, top).to(lr.dtype).cpu()
         if out is None:  # stored (H, W, C): a file writer can read it without a copy
-            out = torch.empty((h * s, w * s, q.shape[0]), dtype=torch.uint8)
+            out = torch.empty((h * s, w * s, q.shape[0]), dtype=lr.dtype)
         out[y0 * s:y1 * s, x0 * s:x1 * s] = q.permute(1, 2, 0)
     return out.permute(2, 0, 1)
 

@@ -304,6 +304,7 @@ def _strip_prefix(state: dict[str, torch.Tensor], prefix: str = "module.") -> di
     return state
 
 
+VDSR_LAYOUT = "VDSR layout, as in the AIL release"
 _AIL_KEY = re.compile(r"^(input|output|residual_layer\.(\d+)\.conv)\.weight$")
 
 
@@ -319,7 +320,7 @@ def _convert_ail_vdsr(state: dict, name: str) -> Converted:
     width = int(state["input.weight"].shape[0])
     inner = sorted(int(_AIL_KEY.match(k).group(2)) for k in state if k.startswith("residual"))
     if inner != list(range(len(inner))) or "output.weight" not in state:
-        raise CheckpointMismatch(f"{name}: AIL VDSR layout with missing layers (inner {inner})")
+        raise CheckpointMismatch(f"{name}: {VDSR_LAYOUT} with missing layers (inner {inner})")
     depth = len(inner) + 2
     expected = {"input.weight": (width, 1, 3, 3), "output.weight": (1, width, 3, 3)}
     expected.update({f"residual_layer.{i}.conv.weight": (width, width, 3, 3) for i in inner})
@@ -332,12 +333,14 @@ def _convert_ail_vdsr(state: dict, name: str) -> Converted:
         out[f"body.{2 + 2 * i}.weight"] = state[f"residual_layer.{i}.conv.weight"]
     out[f"body.{2 * (depth - 1)}.weight"] = state["output.weight"]
     found = re.search(r"_s([234])(?:\D|$)", name)  # the AIL students are named ..._s2.pth
-    return Converted("vdsr", {"width": width, "depth": depth}, out, "AIL VDSR (seed 004)",
+    # The layout says nothing about which project wrote the file: name the layout only.
+    return Converted("vdsr", {"width": width, "depth": depth}, out, VDSR_LAYOUT,
                      int(found.group(1)) if found else None)
 
 
 CONVERTERS: list[tuple[str, Callable[[dict], bool], Callable[[dict, str], Converted]]] = [
-    ("AIL VDSR (input / residual_layer.<i>.conv / output)", _is_ail_vdsr, _convert_ail_vdsr),
+    (f"{VDSR_LAYOUT} (input / residual_layer.<i>.conv / output)", _is_ail_vdsr,
+     _convert_ail_vdsr),
 ]
 
 

@@ -8,7 +8,8 @@ Conventions used everywhere in sr_lib:
 
 RGBA files are composited onto a white background (what a viewer shows), grayscale files keep
 one channel (use :func:`to_rgb` to replicate it) and 16-bit files are scaled to 8 bits with
-rounding, because every benchmark in the SR literature is 8-bit.
+rounding, because every benchmark in the SR literature is 8-bit. To keep a file's alpha plane
+and its 16 bits (when upscaling a user's image), use :mod:`sr_lib.imagefile`.
 """
 
 from __future__ import annotations
@@ -97,10 +98,12 @@ STREAM_PNG_ABOVE = 1 << 26  # bytes of image data (e.g. above about 4700x4700 RG
 
 
 def write_png_stream(f, image: np.ndarray, rows_per_chunk: int = 256) -> None:
-    """Write a uint8 (H, W) or (H, W, 3) array as PNG, compressing a few rows at a time.
+    """Write a uint8 or uint16 (H, W[, C]) array as PNG (C = 1 grey, 2 grey + alpha, 3 RGB,
+    4 RGBA), compressing a few rows at a time.
 
-    Pillow copies an image into its own buffer before encoding; for an upscaled 16000x16000
-    result that doubles the memory. This writer reads the rows straight from ``image``.
+    Pillow copies an image into its own buffer before encoding (and cannot write 16-bit
+    colour); for an upscaled 16000x16000 result that doubles the memory. This writer reads the
+    rows straight from ``image``.
     """
     def chunk(kind: bytes, data: bytes) -> None:
         f.write(struct.pack(">I", len(data)) + kind + data)
@@ -108,13 +111,17 @@ def write_png_stream(f, image: np.ndarray, rows_per_chunk: int = 256) -> None:
 
     arr = image if image.ndim == 3 else image[:, :, None]
     h, w, c = arr.shape
-    if arr.dtype != np.uint8 or c not in (1, 3):
-        raise SRLibError(f"write_png_stream takes uint8 (H, W[, 3]) data, got {image.shape}")
+    if arr.dtype not in (np.uint8, np.uint16) or c not in (1, 2, 3, 4):
+        raise SRLibError(f"write_png_stream takes uint8 or uint16 (H, W[, 1-4]) data, got "
+                         f"{image.dtype} {image.shape}")
+    depth = 8 * arr.dtype.itemsize
     f.write(b"\x89PNG\r\n\x1a\n")
-    chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0))
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0))
     comp = zlib.compressobj(6)
     for r0 in range(0, h, rows_per_chunk):
-        rows = np.ascontiguousarray(arr[r0:r0 + rows_per_chunk]).reshape(-1, w * c)
+        rows = np.ascontiguousarray(arr[r0:r0 + rows_per_chunk], dtype=f">u{depth // 8}")
+        rows = rows.reshape(rows.shape[0], -1).view(np.uint8)  # big-endian bytes, as PNG wants
         lines = np.concatenate([np.zeros((rows.shape[0], 1), np.uint8), rows], axis=1)
         data = comp.compress(lines.tobytes())
         if data:

@@ -81,8 +81,8 @@ def _prepare(sr: torch.Tensor, hr: torch.Tensor, shave: int, y_channel: bool, do
         sr = quantize(sr)
         if _on_8bit_grid(hr):  # snap float32 k/255 back to the grid: identical gives MSE 0
             hr = quantize(hr)  # (an unrounded Y ground truth is left as it is)
-    if y_channel:
-        sr, hr = rgb_to_y(sr), rgb_to_y(hr)
+    if y_channel:  # one memory layout for both: equal pixels give bit-equal Y on any CPU
+        sr, hr = rgb_to_y(sr.contiguous()), rgb_to_y(hr.contiguous())
     if shave:
         if 2 * shave >= min(sr.shape[-2:]):
             raise SRLibError(f"shave={shave} removes the whole {tuple(sr.shape[-2:])} image")

@@ -25,6 +25,7 @@ checkpoint, so a stopped and resumed run ends with the same weights as an uninte
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -37,6 +38,7 @@ from tqdm.auto import tqdm
 from . import distributed, progress, tiny
 from .device import pick_device, seed_everything
 from .errors import SRLibError, TrainingDiverged
+from .stopping import StopRequests, stop_error
 
 LOSSES = ("l1", "l2", "charbonnier")
 SCHEDULERS = (None, "step", "multistep", "cosine", "plateau")
@@ -447,62 +449,93 @@ class Trainer:
         if self.world > 1 and main:
             print(f"[distributed] world size {self.world}: {c.batch_size // self.world} of every "
                   f"{c.batch_size} patches per process, on {self.device.type}", flush=True)
-        bar = progress.bar(total=c.iterations, initial=self.step, show=c.progress and main,
-                           desc="train", dynamic_ncols=True)
-        t0 = t_start = time.perf_counter()
-        start, pending = self.step, None
-        if c.prefetch:
-            self._prefetch = _Prefetcher(self.make_batch, c.prefetch, c.iterations)
-        try:
-            while self.step < c.iterations:
-                batch = self.next_batch()
-                loss = self.train_step(batch)
-                running = loss if running is None else running + loss  # stays on the device
-                count += 1
-                self.step += 1
-                if self.scheduler is not None and not isinstance(
-                    self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
-                ):
-                    self.scheduler.step()
-                if self.step % c.log_every == 0 or self.step == c.iterations:
-                    mean = self._mean_loss(running, count)  # the one read-back per interval
-                    self.check_finite(mean, since)
-                    if pending is not None:  # its weights have since given finite losses
-                        self._promote(pending, Path(c.ckpt_path))
-                        pending = None
-                    self.history.step.append(self.step)
-                    self.history.loss.append(mean)
-                    self.history.lr.append(self.current_lr)
-                    bar.set_postfix(loss=f"{mean:.4f}", lr=f"{self.current_lr:.1e}")
-                    running, count, since = None, 0, self.step
-                if self.val_data is not None and c.val_every and self.step % c.val_every == 0:
-                    bar.set_postfix(val_psnr=f"{self.validate():.2f}")
-                if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0 and (
-                        self.step < c.iterations):
-                    if running is not None:  # writing syncs anyway: check the losses so far
-                        self.check_finite(self._mean_loss(running, count), since)
-                    if pending is not None:
-                        self._promote(pending, Path(c.ckpt_path))
-                    self.history.seconds += time.perf_counter() - t0
-                    t0 = time.perf_counter()
-                    pending = self._save_pending(Path(c.ckpt_path))
-                bar.update(1)
-                if self.step - start == _ESTIMATE_AFTER and main:
-                    self._say_cost(time.perf_counter() - t_start, start)
-        finally:
-            bar.close()
-            if self._prefetch is not None:
-                self._prefetch.close()
-                self._prefetch = None
-            if pending is not None and main:  # unverified weights (divergence, interrupt)
-                pending.unlink(missing_ok=True)
-        self.history.seconds += time.perf_counter() - t0
-        if self.val_data is not None and (not self.history.val_step
-                                          or self.history.val_step[-1] != self.step):
-            self.validate()
-        if c.ckpt_path:
-            self.save_checkpoint(c.ckpt_path)
+        # a first SIGTERM / SIGINT ends the current step and saves it (sr_lib.stopping)
+        stops = StopRequests()
+        with stops:
+            bar = progress.bar(total=c.iterations, initial=self.step, show=c.progress and main,
+                               desc="train", dynamic_ncols=True)
+            t0 = t_start = time.perf_counter()
+            start, pending = self.step, None
+            if c.prefetch:
+                self._prefetch = _Prefetcher(self.make_batch, c.prefetch, c.iterations)
+            try:
+                while self.step < c.iterations:
+                    batch = self.next_batch()
+                    loss = self.train_step(batch)
+                    running = loss if running is None else running + loss  # stays on the device
+                    count += 1
+                    self.step += 1
+                    if self.scheduler is not None and not isinstance(
+                        self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
+                    ):
+                        self.scheduler.step()
+                    if self.step % c.log_every == 0 or self.step == c.iterations:
+                        mean = self._mean_loss(running, count)  # the one read-back per interval
+                        self.check_finite(mean, since)
+                        if pending is not None:  # its weights have since given finite losses
+                            self._promote(pending, Path(c.ckpt_path))
+                            pending = None
+                        self.history.step.append(self.step)
+                        self.history.loss.append(mean)
+                        self.history.lr.append(self.current_lr)
+                        bar.set_postfix(loss=f"{mean:.4f}", lr=f"{self.current_lr:.1e}")
+                        running, count, since = None, 0, self.step
+                    if self.val_data is not None and c.val_every and self.step % c.val_every == 0:
+                        bar.set_postfix(val_psnr=f"{self.validate():.2f}")
+                    if c.ckpt_path and c.ckpt_every and self.step % c.ckpt_every == 0 and (
+                            self.step < c.iterations):
+                        if running is not None:  # writing syncs anyway: check the losses so far
+                            self.check_finite(self._mean_loss(running, count), since)
+                        if pending is not None:
+                            self._promote(pending, Path(c.ckpt_path))
+                        self.history.seconds += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        pending = self._save_pending(Path(c.ckpt_path))
+                    if self.step < c.iterations and self._stop_requested(stops):
+                        # SIGTERM / SIGINT: keep this step (losses checked first), then stop
+                        if running is not None:
+                            self.check_finite(self._mean_loss(running, count), since)
+                        self.history.seconds += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        saved = self.save_checkpoint(c.ckpt_path) if c.ckpt_path else None
+                        bar.update(1)
+                        raise self._stopped(stops.signum or signal.SIGTERM, saved)
+                    bar.update(1)
+                    if self.step - start == _ESTIMATE_AFTER and main:
+                        self._say_cost(time.perf_counter() - t_start, start)
+            finally:
+                bar.close()
+                if self._prefetch is not None:
+                    self._prefetch.close()
+                    self._prefetch = None
+                if pending is not None and main:  # unverified weights (divergence, interrupt)
+                    pending.unlink(missing_ok=True)
+            self.history.seconds += time.perf_counter() - t0
+            if self.val_data is not None and (not self.history.val_step
+                                              or self.history.val_step[-1] != self.step):
+                self.validate()
+            if c.ckpt_path:
+                self.save_checkpoint(c.ckpt_path)
+        if stops.signum is not None:  # the signal came during the last step or the final save
+            raise self._stopped(stops.signum, Path(c.ckpt_path) if c.ckpt_path else None)
         return self.history
+
+    def _stopped(self, signum: int, saved: Path | None) -> BaseException:
+        """The exception that ends a run stopped by a signal, its message printed once (a
+        SystemExit prints nothing by itself)."""
+        error = stop_error(signum, self.step, saved)
+        if self.rank == 0:
+            tqdm.write(f"[stop] {error}")
+        return error
+
+    def _stop_requested(self, stops: StopRequests) -> bool:
+        """Whether to stop after this step. One process decides alone; under torchrun the ranks
+        agree at each log step (the loop's one sync point), so every rank saves the same step."""
+        if self.world == 1:
+            return stops.signum is not None
+        if self.step % self.config.log_every:
+            return False
+        return distributed.any_rank(stops.signum is not None, self.device)
 
     @staticmethod
     def _mean_loss(running: torch.Tensor, count: int) -> float:

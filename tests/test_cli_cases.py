@@ -5,9 +5,11 @@ import errno
 import json
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +167,74 @@ def test_kill_during_checkpoint_write_then_resume_is_exact(folder, tmp_path):
     assert subprocess.run([*cmd, str(b), "plain"], env=env).returncode == 0
     wa, wb = (torch.load(d / "final.pt", weights_only=True) for d in (a, b))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_saves_the_current_step_and_resume_is_exact(sig, folder, tmp_path):
+    """SIGTERM (Colab, Slurm) or SIGINT (Ctrl-C) at step 3 of 6, with no periodic checkpoint
+    due before step 100: the run writes a checkpoint at step 3 and exits (143 for SIGTERM, a
+    KeyboardInterrupt for SIGINT); the resumed run ends with exactly the uninterrupted weights."""
+    script = textwrap.dedent(f"""
+        import os, signal, sys, torch
+        import sr_lib
+        from sr_lib.datasets import SRDataset
+        from sr_lib.models import build
+        class SignalAt(sr_lib.train.Hook):
+            def after_step(self, trainer, out, batch):
+                if sys.argv[2] == "signal" and trainer.step == 2:  # during the third step
+                    os.kill(os.getpid(), getattr(signal, {sig!r}))
+        torch.manual_seed(0)
+        model = build("srcnn", scale=2, n1=8, n2=4)
+        data = SRDataset({str(folder)!r}, 2, channels="y")
+        cfg = sr_lib.TrainConfig(iterations=6, batch_size=2, lr_patch=8, ckpt_every=100,
+                                 log_every=4, ckpt_path=sys.argv[1] + "/ckpt.pt",
+                                 progress=False)
+        sr_lib.Trainer(model, data, cfg, hooks=[SignalAt()]).fit()
+        torch.save(model.state_dict(), sys.argv[1] + "/final.pt")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    cmd = [sys.executable, "-c", script]
+    assert subprocess.run([*cmd, str(a), "plain"], env=env).returncode == 0
+    stopped = subprocess.run([*cmd, str(b), "signal"], env=env, capture_output=True, text=True)
+    said = stopped.stdout + stopped.stderr
+    if sig == "SIGTERM":
+        assert stopped.returncode == 143, said
+    else:  # an uncaught KeyboardInterrupt, as Ctrl-C would give
+        assert stopped.returncode != 0 and "TrainingInterrupted" in said
+    assert f"{sig} at step 3: stopped after writing a checkpoint" in said
+    assert not (b / "final.pt").exists()
+    assert torch.load(b / "ckpt.pt", weights_only=True)["step"] == 3
+    assert subprocess.run([*cmd, str(b), "plain"], env=env).returncode == 0
+    wa, wb = (torch.load(d / "final.pt", weights_only=True) for d in (a, b))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_cli_train_stopped_by_sigterm_resumes(folder, tmp_path):
+    """The command line: a SIGTERM from outside ends `train` with status 143 and a checkpoint
+    at the step it reached; the same command then finishes the run."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sr_lib", "train", *map(str, SRCNN), "--data", str(folder),
+           "--out", str(out), "--batch-size", "2", "--patch", "8", "--iterations", "100000",
+           "--ckpt-every", "1"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.pt").exists():  # a checkpoint: the loop is running
+        assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    said = "".join(proc.communicate(timeout=120))
+    assert proc.returncode == 143, said
+    step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    assert 0 < step < 100000 and f"SIGTERM at step {step:,}: stopped after writing" in said
+    more = [*cmd[:cmd.index("100000")], str(step + 2), *cmd[cmd.index("100000") + 1:]]
+    done = subprocess.run(more, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and f"trained {step + 2} iterations" in done.stdout
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == step + 2
 
 
 # -- nothing silently wrong ----------------------------------------------------------------

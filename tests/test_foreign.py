@@ -128,8 +128,12 @@ def test_cli_convert_writes_weights_only_file(tmp_path, capsys):
     src = _save({"model": ForeignVDSR(c=5, depth=6)}, tmp_path / "x_s2.pth", legacy=True)
     out = tmp_path / "plain.pt"
     assert cli.main(["convert", str(src), str(out)]) == 0
+    said = capsys.readouterr().out
     state = torch.load(out, weights_only=True)
     assert state["meta"]["options"] == {"width": 5, "depth": 6}
+    # A file from any project with this layout: the layout is named, never a paper or seed.
+    for text in (said, state["meta"]["source"]):
+        assert "VDSR layout, as in the AIL release" in text and "seed" not in text
     model = build("vdsr", scale=2, width=5, depth=6)
     load_weights(model, out)
     assert cli.main(["convert", str(src), str(src)]) == 2
