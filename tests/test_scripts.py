@@ -154,3 +154,46 @@ def test_book_on_gpu_trains_each_seed_alone_then_runs_the_whole_chapter(tmp_path
             for k, c in cells.items()}
     assert text["t"] == "seeds [0, 1]\n" and text["s"] == "old\n"
     assert "srbook_run" in cells["t"]["metadata"]
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def _toy_notebook(path: Path, needs: list | None, source: str = "print(test_set('Set5', 2))"):
+    meta = {"tags": ["nbval-check-output"]}
+    if needs is not None:
+        meta["srbook"] = {"needs_data": needs}
+    nb = {"cells": [{"cell_type": "code", "source": [source], "metadata": meta,
+                     "outputs": [], "execution_count": None}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(__import__("json").dumps(nb))
+    return path
+
+
+def test_nbval_prepare_leaves_out_only_checks_whose_data_is_missing(tmp_path):
+    import json
+
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from nbval_prepare import CHECK, prepare
+    finally:
+        sys.path.pop(0)
+    nb = _toy_notebook(tmp_path / "ch.ipynb", ["Set5"])
+    said = prepare(tmp_path / "missing", [nb], {"Set5": False})
+    assert len(said) == 1 and "needs Set5" in said[0] and "still runs" in said[0]
+    cell = json.loads((tmp_path / "missing" / "ch.ipynb").read_text())["cells"][0]
+    assert CHECK not in cell["metadata"]["tags"]
+    assert prepare(tmp_path / "present", [nb], {"Set5": True}) == []
+    cell = json.loads((tmp_path / "present" / "ch.ipynb").read_text())["cells"][0]
+    assert CHECK in cell["metadata"]["tags"]
+
+
+def test_check_notebooks_requires_data_cells_to_declare_their_data(tmp_path):
+    undeclared = _toy_notebook(tmp_path / "a.ipynb", None)
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(undeclared)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "declares no srbook.needs_data" in run.stderr
+    declared = _toy_notebook(tmp_path / "b.ipynb", ["Set5"])
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(declared)],
+                         capture_output=True, text=True)
+    assert "needs_data" not in run.stderr  # (it fails for other reasons: no outputs etc.)
