@@ -72,7 +72,7 @@ def _parse_options(extra: list[str]) -> dict:
 
 def _model(name: str, scale: int, weights: str | None, options: dict):
     from .models import build
-    from .train import load_weights
+    from .weights import load_weights
 
     model = build(name, scale=scale, **options)
     if weights:
@@ -192,7 +192,8 @@ def cmd_train(args, extra) -> int:
     from . import distributed
     from .device import seed_everything
     from .models import build
-    from .train import TrainConfig, Trainer, load_weights, save_weights
+    from .train import TrainConfig, Trainer
+    from .weights import load_weights, save_weights
 
     options = _parse_options(extra)
     seed_everything(args.seed)  # before the model exists: its initial weights follow --seed
@@ -233,7 +234,7 @@ def cmd_train(args, extra) -> int:
 def cmd_convert(args, extra) -> int:
     from .foreign import convert
     from .models import build
-    from .train import save_weights
+    from .weights import save_weights
 
     if Path(args.output).resolve() == Path(args.input).resolve():
         raise SRLibError("convert writes a new file; give an OUTPUT path other than the input")

@@ -357,39 +357,6 @@ def convert(path: str | Path) -> Converted:
                      f"known layouts: {known}")
 
 
-def load_foreign(model: torch.nn.Module, path: str | Path) -> Converted:
-    """Load a foreign checkpoint into an sr_lib ``model`` after checking that it fits.
-
-    The model must be the one the converter names, with the same options (e.g. ``width``);
-    a file trained for one scale refuses a model built for another.
-    """
-    from .models import _resolve
-
-    conv = convert(path)
-    expected = _resolve(conv.model)
-    if isinstance(expected, type) and not isinstance(model, expected):
-        raise CheckpointMismatch(f"{path} holds a {conv.model!r} ({conv.source}), not a "
-                                 f"{type(model).__name__}; use --model {conv.model}")
-    for key, value in conv.options.items():
-        have = _option(model, key)
-        if have is not None and have != value:
-            raise CheckpointMismatch(f"{path} holds a {conv.model} with {key}={value}, but the "
-                                     f"model was built with {key}={have}; pass --{key} {value}")
-    if conv.scale is not None and int(getattr(model, "scale", conv.scale)) != conv.scale:
-        raise CheckpointMismatch(f"{path} was trained for x{conv.scale} (its name says so), "
-                                 f"but the model is x{model.scale}; pass --scale {conv.scale}")
-    from .train import nonfinite_keys, state_dict_mismatch
-
-    bad = nonfinite_keys(conv.state_dict)
-    if bad:
-        raise SRLibError(f"{path} holds NaN or infinite values (first: {bad[0]}); it is corrupt")
-    problems = state_dict_mismatch(model, conv.state_dict)
-    if problems:
-        raise CheckpointMismatch(f"{path} does not fit this model: {problems}")
-    model.load_state_dict(conv.state_dict)
-    return conv
-
-
 def find_release(name: str, root: str | Path | None = None) -> Path:
     """The folder of an author's release (e.g. ``"ail"``): under ``root``, else ``$SR_WEIGHTS``,
     else a ``weights`` folder beside ``$SR_DATA`` (the layout of ``../shared``)."""
@@ -404,13 +371,3 @@ def find_release(name: str, root: str | Path | None = None) -> Path:
     looked = ", ".join(str(c / name) for c in candidates) or "nowhere (no SR_WEIGHTS, SR_DATA)"
     raise SRLibError(f"the {name!r} release was not found; looked in: {looked}. Set SR_WEIGHTS "
                      "to the folder that holds it")
-
-
-def _option(model: torch.nn.Module, key: str):
-    """The value of a build option on a model, where it can be read off the layers."""
-    if key == "width":
-        first = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-        return None if first is None else first.out_channels
-    if key == "depth":
-        return sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    return getattr(model, key, None)

@@ -77,6 +77,14 @@ class AdaptiveImportance(Hook):
         self.mean_weight: list[tuple[int, int, float]] = []  # (step, round, mean w)
         self.snapshots: dict[int, dict] = {}  # round -> student state at the round's end
 
+    def settings(self) -> dict:
+        """What configures the rounds (for the checkpoint's record; not the round reached)."""
+        return {"teacher": type(self.teacher).__name__ if self.teacher is not None else None,
+                "rounds": self.rounds, "init": self.init, "mu0": self.mu0,
+                "alpha0": self.alpha0, "lam": self.lam, "rho": self.rho,
+                "sigma_d": self.sigma_d, "square": self.square, "reset_lr": self.reset_lr,
+                "lr_step": self.lr_step, "lr_gamma": self.lr_gamma, "seed": self.seed}
+
     def round_length(self, trainer: Trainer) -> int:
         return math.ceil(trainer.config.iterations / self.rounds)
 

@@ -60,6 +60,11 @@ class MultiScaleTraining(Hook):
         curriculum_phase(0.0, self.scales, self.steps)  # validates the schedule
         self.iterations = 1
 
+    def settings(self) -> dict:
+        """What configures the schedule (for the checkpoint's record)."""
+        return {"scales": list(self.scales), "curriculum": self.curriculum,
+                "steps": list(self.steps), "deep_supervision": self.deep_supervision}
+
     def setup(self, trainer: Trainer) -> None:
         self.iterations = trainer.config.iterations
         if self.curriculum:

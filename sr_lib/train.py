@@ -35,10 +35,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import distributed, progress, tiny
-from .device import pick_device, seed_everything
+from . import checkpoint, distributed, progress, records, tiny
+from .device import hardware_summary, pick_device, seed_everything
 from .errors import SRLibError, TrainingDiverged
 from .stopping import StopRequests, stop_error
+from .weights import load_weights, save_weights  # noqa: F401 - their old home, still used
 
 LOSSES = ("l1", "l2", "charbonnier")
 SCHEDULERS = (None, "step", "multistep", "cosine", "plateau")
@@ -140,6 +141,13 @@ class Hook:
     def state_dict(self) -> dict:
         return {}
 
+    def settings(self) -> dict:
+        """The settings that change what training produces, for the checkpoint's record (a
+        resumed run must have the same). Default: the public numbers, strings and tuples."""
+        from .records import hook_attributes
+
+        return hook_attributes(self)
+
     def load_state_dict(self, state: dict) -> None:
         pass
 
@@ -194,17 +202,6 @@ class History:
         return ax
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    """torch.save through a temporary file: the previous file survives any failure."""
-    from .imageio import atomic_write
-
-    atomic_write(path, lambda f: torch.save(obj, f))
-
-
-# settings that may change when a run is resumed (its length and bookkeeping)
-_RESUME_FREE = {"iterations", "log_every", "val_every", "ckpt_every", "ckpt_path", "device",
-                "progress", "channels_last", "data_on_device", "prefetch"}
-_NEVER_OVERRIDE = {"optimizer", "scheduler", "amp"}  # the saved states would not fit
 _ESTIMATE_AFTER = 3  # steps timed before the cost line (the first ones include warm-up)
 _WARN_SECONDS = 600  # runs expected to take longer than this say so up front
 
@@ -274,6 +271,15 @@ class Trainer:
         self._prefetch: _Prefetcher | None = None
         self.history = History()
         self.last_good_checkpoint: Path | None = None
+        # the record every checkpoint carries (sr_lib.records): settings before any hook's
+        # setup changes its state; a segment opens when this process trains its first step
+        bookkeeping = checkpoint.RESUME_FREE
+        self.record = records.new_record(records.settings(
+            {k: v for k, v in asdict(self.config).items() if k not in bookkeeping},
+            self.model, self.hooks))
+        self.segment: dict | None = None
+        self.segment_clock = 0.0
+        self.resumed_with: list[str] = []
         for hook in self.hooks:
             hook.setup(self)
 
@@ -460,8 +466,11 @@ class Trainer:
                 self._prefetch = _Prefetcher(self.make_batch, c.prefetch, c.iterations)
             try:
                 while self.step < c.iterations:
+                    if self.segment is None:
+                        self._open_segment()
                     batch = self.next_batch()
                     loss = self.train_step(batch)
+                    records.count_batch(self.record, c.batch_size, batch.get("scale"))
                     running = loss if running is None else running + loss  # stays on the device
                     count += 1
                     self.step += 1
@@ -473,7 +482,7 @@ class Trainer:
                         mean = self._mean_loss(running, count)  # the one read-back per interval
                         self.check_finite(mean, since)
                         if pending is not None:  # its weights have since given finite losses
-                            self._promote(pending, Path(c.ckpt_path))
+                            checkpoint.promote(self, pending, Path(c.ckpt_path))
                             pending = None
                         self.history.step.append(self.step)
                         self.history.loss.append(mean)
@@ -487,10 +496,10 @@ class Trainer:
                         if running is not None:  # writing syncs anyway: check the losses so far
                             self.check_finite(self._mean_loss(running, count), since)
                         if pending is not None:
-                            self._promote(pending, Path(c.ckpt_path))
+                            checkpoint.promote(self, pending, Path(c.ckpt_path))
                         self.history.seconds += time.perf_counter() - t0
                         t0 = time.perf_counter()
-                        pending = self._save_pending(Path(c.ckpt_path))
+                        pending = checkpoint.save_pending(self, Path(c.ckpt_path))
                     if self.step < c.iterations and self._stop_requested(stops):
                         # SIGTERM / SIGINT: keep this step (losses checked first), then stop
                         if running is not None:
@@ -543,21 +552,26 @@ class Trainer:
         processes (a host sync)."""
         return float(distributed.mean_over_ranks(running.float()) / count)
 
-    def _save_pending(self, path: Path) -> Path:
-        """A periodic checkpoint is first written beside the real one and only replaces it once
-        the losses logged after it are finite: a run that diverges never leaves its last
-        checkpoint holding the weights that blew up. Rank 0 writes; the others wait."""
-        pending = path.with_name(path.name + ".pending")
-        if self.rank == 0:
-            _atomic_save(self.state_dict(), pending)
-        distributed.barrier()
-        return pending
+    def _open_segment(self) -> None:
+        self.segment = records.open_segment(self.record, hardware_summary(self.device),
+                                            self.step)
+        if self.resumed_with:
+            self.segment["overrides"] = list(self.resumed_with)
+        self.segment_clock = time.perf_counter()
 
-    def _promote(self, pending: Path, path: Path) -> None:
-        if self.rank == 0:
-            pending.replace(path)
-        distributed.barrier()
-        self.last_good_checkpoint = path
+    # -- checkpoints (sr_lib.checkpoint holds the code) -----------------------------------
+    def state_dict(self) -> dict:
+        """The whole training state and its record, as a checkpoint holds them."""
+        return checkpoint.training_state(self)
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the full training state atomically (a crash never leaves a half file)."""
+        return checkpoint.save(self, path)
+
+    def load_checkpoint(self, path: str | Path, overrides: Sequence[str] = ()) -> None:
+        """Continue exactly where the checkpoint stopped, or refuse and list why (see
+        :func:`sr_lib.checkpoint.load`)."""
+        checkpoint.load(self, path, overrides)
 
     def _say_cost(self, seconds: float, start: int) -> None:
         """One line, before a long run gets going: the time it will take at the measured speed
@@ -575,110 +589,6 @@ class Trainer:
                    f"{_duration(total)} at the speed of the first {self.step - start} "
                    f"(peak memory so far {peak_gb:.1f} GB); for a quick try lower iterations, "
                    "use a smaller profile, or set SR_LIB_TINY=1")
-
-    # -- checkpoints ----------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        return {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-            "scaler": self.scaler.state_dict(),
-            "step": self.step,
-            "history": asdict(self.history),
-            "hooks": [hook.state_dict() for hook in self.hooks],
-            "config": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in asdict(self.config).items()},
-            "torch_rng": torch.get_rng_state(),
-        }
-
-    def save_checkpoint(self, path: str | Path) -> Path:
-        """Write the full training state atomically (a crash never leaves a half file)."""
-        path = Path(path)
-        if self.rank == 0:  # one writer; every rank continues only once the file is complete
-            _atomic_save(self.state_dict(), path)
-        distributed.barrier()
-        self.last_good_checkpoint = path
-        return path
-
-    def load_checkpoint(self, path: str | Path, overrides: Sequence[str] = ()) -> None:
-        """Continue exactly where the checkpoint stopped, or refuse and say why.
-
-        The checkpoint's settings must equal this trainer's, except the run length and
-        bookkeeping (``iterations``, logging, checkpoint and validation intervals, device).
-        ``overrides`` names settings whose new value is kept on purpose (e.g. ``["lr"]`` after a
-        divergence); the optimiser and scheduler types cannot change.
-        """
-        path = Path(path)
-        restart = ("delete it, or start afresh (fit(resume=False); --restart on the command "
-                   "line)")
-        try:
-            state = torch.load(path, map_location=self.device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - truncated, empty, text or foreign files
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            raise SRLibError(f"cannot resume from {path}: not a readable sr_lib checkpoint "
-                             f"({type(exc).__name__}: {first}); {restart}") from None
-        needed = {"model", "optimizer", "step", "config", "history"}
-        if not isinstance(state, dict) or not needed <= set(state):
-            raise SRLibError(f"cannot resume from {path}: it is not an sr_lib training "
-                             f"checkpoint (a weights file?); {restart}")
-        unknown = sorted(set(overrides) - set(asdict(self.config)))
-        if unknown:
-            raise SRLibError(f"cannot override {unknown}: not training settings "
-                             f"(settings: {', '.join(sorted(asdict(self.config)))})")
-        diffs = self._config_differences(state["config"])
-        fixed = sorted(k for k in diffs if k in _NEVER_OVERRIDE)
-        blocked = {k: v for k, v in diffs.items() if k not in overrides or k in fixed}
-        if blocked:
-            listed = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} now"
-                               for k, (old, new) in blocked.items())
-            how = ("" if fixed else " or keep a new value on purpose with --override KEY "
-                   "(fit(overrides=[...]) in Python)")
-            raise SRLibError(f"cannot resume from {path}: the settings differ ({listed}). Rerun "
-                             f"with the checkpoint's settings, start afresh with --restart{how}")
-        try:
-            self.model.load_state_dict(state["model"])
-        except RuntimeError as exc:
-            first = str(exc).splitlines()[0]
-            raise SRLibError(f"cannot resume from {path}: it holds a different model ({first}); "
-                             f"use another output folder, or {restart}") from None
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.step = int(state["step"])
-        self.history = History(**state["history"])
-        for hook, hs in zip(self.hooks, state["hooks"]):
-            hook.load_state_dict(hs)
-        torch.set_rng_state(state["torch_rng"].cpu())
-        self.last_good_checkpoint = Path(path)
-        if "lr" in diffs:  # kept on purpose: the new rate replaces the old one from here on
-            for group in self.optimizer.param_groups:
-                group["lr"] = group["initial_lr"] = self.config.lr
-            if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
-                self.scheduler.base_lrs = [self.config.lr] * len(self.optimizer.param_groups)
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) and (
-                self.scheduler.T_max != self.config.iterations or "lr" in diffs):
-            self._restretch_cosine()
-
-    def _config_differences(self, stored: dict) -> dict:
-        now = {k: (list(v) if isinstance(v, tuple) else v)
-               for k, v in asdict(self.config).items()}
-        return {k: (stored[k], now[k]) for k in now
-                if k in stored and k not in _RESUME_FREE and stored[k] != now[k]}
-
-    def _restretch_cosine(self) -> None:
-        """A resumed cosine run whose length changed follows the cosine of its new length from
-        the current step, i.e. the rate a run planned that long would have now, and ends at
-        ``min_lr`` (torch's own recursion would keep the old period and let the rate climb back
-        up after the old end)."""
-        sched, c = self.scheduler, self.config
-        sched.T_max = c.iterations
-        for group, base in zip(self.optimizer.param_groups, sched.base_lrs):
-            group["lr"] = c.min_lr + (base - c.min_lr) * (
-                1 + math.cos(math.pi * min(self.step, c.iterations) / c.iterations)) / 2
-        sched.last_epoch = self.step
-        sched._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
 
 class _Prefetcher:
     """Prepares the batches of the next steps in one background thread while the current step
@@ -704,76 +614,6 @@ class _Prefetcher:
         for future in self.futures.values():
             future.cancel()
         self.pool.shutdown(wait=True)
-
-
-def save_weights(model: nn.Module, path: str | Path, **meta) -> None:
-    """Save model weights with metadata (name, scale, options) for ``load_weights``."""
-    _atomic_save({"state_dict": model.state_dict(), "meta": meta}, Path(path))
-
-
-def load_weights(model: nn.Module, path: str | Path) -> dict:
-    """Load weights saved by :func:`save_weights` or a trainer checkpoint; returns the meta.
-
-    A file ``torch.load(weights_only=True)`` refuses (an author's whole pickled model, e.g. the
-    AIL release) is read by :func:`sr_lib.foreign.load_foreign`, which never runs code named
-    by the file and accepts only layouts it recognises.
-    """
-    if not Path(path).is_file():
-        raise SRLibError(f"weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem gets the same advice
-        from .foreign import CheckpointMismatch, load_foreign
-
-        try:
-            conv = load_foreign(model, path)
-        except CheckpointMismatch:
-            raise
-        except SRLibError as foreign_exc:
-            raise SRLibError(f"{path} is not a weights file sr_lib can read (torch.load with "
-                             f"weights_only=True: {type(exc).__name__}; as a foreign "
-                             f"checkpoint: {foreign_exc})") from None
-        return {"name": conv.model, "options": conv.options, "source": conv.source,
-                "scale": conv.scale}
-    if not isinstance(state, dict):
-        raise SRLibError(f"{path} holds a {type(state).__name__}, not a dict of weights; save "
-                         "weights with sr_lib.train.save_weights or torch.save(model.state_dict())")
-    weights = state.get("state_dict") or state.get("model") or state
-    if not isinstance(weights, dict) or not all(torch.is_tensor(v) for v in weights.values()):
-        raise SRLibError(f"{path} holds no state dict of tensors; save weights with "
-                         "sr_lib.train.save_weights or torch.save(model.state_dict())")
-    bad = nonfinite_keys(weights)
-    if bad:
-        raise SRLibError(f"{path} holds NaN or infinite values in {len(bad)} tensors (first: "
-                         f"{bad[0]}); it comes from a diverged run or is corrupt")
-    problems = state_dict_mismatch(model, weights)
-    if problems:
-        raise SRLibError(f"{path} does not fit this {type(model).__name__}: {problems}; build "
-                         "the model with the name, scale and options it was trained with "
-                         f"(its meta: {state.get('meta', 'none saved')})")
-    model.load_state_dict(weights)
-    return state.get("meta", {})
-
-
-def nonfinite_keys(weights: dict) -> list[str]:
-    """Names of the floating-point tensors holding NaN or infinite values."""
-    return [k for k, v in weights.items()
-            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-
-
-def state_dict_mismatch(model: nn.Module, weights: dict) -> str:
-    """'' if ``weights`` fits ``model``; otherwise the missing, unexpected and misshapen keys."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in weights]
-    extra = [k for k in weights if k not in own]
-    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(own[k].shape)}" for k in own
-              if k in weights and tuple(weights[k].shape) != tuple(own[k].shape)]
-    parts = []
-    for label, items in (("missing", missing), ("unexpected", extra), ("shape", shapes)):
-        if items:
-            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
-            parts.append(f"{len(items)} {label} ({', '.join(items[:3])}{more})")
-    return "; ".join(parts)
 
 
 class BatchTransform(Hook):

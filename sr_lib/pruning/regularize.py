@@ -54,6 +54,14 @@ class GrowingRegularizer(Hook):
         self.steps = 0
         self.history: list[dict] = []
 
+    def settings(self) -> dict:
+        """The schedule and the filters it drives to zero (for the checkpoint's record)."""
+        return {"delta": self.delta, "interval": self.interval, "ceiling": self.ceiling,
+                "stabilize": self.stabilize, "record_every": self.record_every,
+                "bias_factor": self.bias_factor,
+                "plan": {name: [int(i) for i in kept] for name, (_m, _p, kept)
+                         in sorted(self.layers.items())}}
+
     @property
     def alpha(self) -> float:
         return self.increments * self.delta
