@@ -8,6 +8,18 @@ seed, and gives the mean over seeds with a Student-t interval over the seed mean
 claim ("A beats B") :func:`holds <verdict>` only when that interval excludes zero on the
 claimed side; it is "contradicted" when it excludes zero on the other side, and "within noise"
 otherwise. With one seed no interval exists and the verdict is always "within noise".
+
+Two more things decide whether a verdict means anything (:func:`claims_table`):
+
+* **Power.** From the spread between seeds, :func:`detectable` gives the smallest difference a
+  paired t-test at the 5% level would find four times in five; :func:`seeds_needed` gives how
+  many seeds the paper's own difference would need at that spread. A claim whose paper
+  difference is below the detectable one is "not testable at this budget": no outcome of the
+  experiment could support or contradict it.
+* **Budget.** Each side carries a :class:`Budget` (optimiser steps and samples seen, per scale
+  where one network trains on several; parameters and multiply-adds where sizes differ). A
+  comparison of unequal training budgets is refused unless the :class:`Claim` declares it
+  (``unequal="why"``), and the verdict then says so.
 """
 
 from __future__ import annotations
@@ -20,19 +32,45 @@ from functools import lru_cache
 from .errors import SRLibError
 
 HOLDS, CONTRADICTED, NOISE = "holds", "contradicted", "within noise"
+UNTESTABLE = "not testable at this budget"
+POWER = 0.8  # the chance of detecting a true difference that :func:`detectable` aims at
 
 
-def _t_pdf(x: float, df: int) -> float:
-    c = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
-    return math.exp(c - (df + 1) / 2 * math.log1p(x * x / df))
+def _beta_fraction(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (modified Lentz),
+    which converges quickly for x < (a + 1) / (a + b + 2)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    out = d
+    for m in range(1, 300):
+        for num in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                    -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + num * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + num / c
+            c = c if abs(c) > tiny else tiny
+            out *= c * d
+        if abs(c * d - 1.0) < 1e-15:
+            break
+    return out
 
 
-def _t_cdf(x: float, df: int, steps: int = 4000) -> float:
-    """P(T <= x) for x >= 0 by Simpson's rule on the density (error far below 1e-9)."""
-    h = x / steps
-    total = _t_pdf(0.0, df) + _t_pdf(x, df)
-    total += sum((4 if i % 2 else 2) * _t_pdf(i * h, df) for i in range(1, steps))
-    return 0.5 + total * h / 3
+def _beta_inc(a: float, b: float, x: float) -> float:
+    """I_x(a, b), the regularised incomplete beta function, for 0 <= x <= 1."""
+    if x <= 0.0 or x >= 1.0:
+        return 0.0 if x <= 0.0 else 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return math.exp(log_front) * _beta_fraction(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
+
+
+def _t_cdf(x: float, df: int) -> float:
+    """P(T <= x) for Student's t with ``df`` degrees of freedom (via the incomplete beta)."""
+    tail = 0.5 * _beta_inc(df / 2, 0.5, df / (df + x * x))
+    return 1.0 - tail if x >= 0 else tail
 
 
 @lru_cache(maxsize=64)
@@ -123,13 +161,132 @@ def mean_and_seeds(values: Sequence[float], fmt: str = ".2f") -> str:
     return mean if len(values) == 1 else f"{mean} ({', '.join(f'{v:{fmt}}' for v in values)})"
 
 
-def claims_table(claims: Sequence[tuple[str, str, str, int]],
-                 scores: Mapping[str, Sequence[Sequence[float]]]) -> list[dict]:
-    """Rows for :func:`sr_lib.notebook.markdown_table`: one per claim ``(text, A, B, sign)``,
-    with the difference A - B, its interval and the verdict computed from ``scores``."""
+@dataclass(frozen=True)
+class Budget:
+    """What one side of a comparison was given: optimiser steps and training samples (patches)
+    seen, per scale where one network trains on several, and its size where sizes differ."""
+
+    steps: int
+    samples: int
+    per_scale: Mapping[str, int] | None = None
+    params: int | None = None
+    macs: float | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping, params: int | None = None,
+                    macs: float | None = None) -> Budget:
+        """The budget a checkpoint's record (:mod:`sr_lib.records`) says was spent."""
+        per = dict(record.get("samples_per_scale") or {}) or None
+        return cls(int(record["steps"]), int(record["samples"]), per, params, macs)
+
+    def training(self) -> tuple:
+        """What must match between two sides: steps, samples and the per-scale split."""
+        per = tuple(sorted((str(k), int(v)) for k, v in (self.per_scale or {}).items()))
+        return self.steps, self.samples, per
+
+    def __str__(self) -> str:
+        out = f"{self.steps:,} steps, {self.samples:,} samples"
+        if self.per_scale and len(self.per_scale) > 1:
+            out += " (" + ", ".join(f"x{k} {v:,}" for k, v in sorted(
+                self.per_scale.items(), key=lambda kv: int(kv[0]))) + ")"
+        if self.params is not None:
+            out += f"; {self.params / 1e6:.3g}M params"
+        if self.macs is not None:
+            out += f", {self.macs / 1e9:.3g} G MACs"
+        return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim "A beats B" (``sign=+1``; ``-1``: "A is below B"), with the paper's own
+    difference A - B in dB when it gives one, and a reason when the two sides were trained on
+    unequal budgets on purpose (the verdict then says so)."""
+
+    text: str
+    a: str
+    b: str
+    sign: int = 1
+    paper: float | None = None
+    unequal: str | None = None
+
+
+def _spread(diff: Difference) -> float:
+    n = diff.n_seeds
+    if n < 2:
+        return math.nan
+    return math.sqrt(sum((d - diff.mean) ** 2 for d in diff.per_seed) / (n - 1))
+
+
+def _needed(sd: float, n: int, level: float, power: float) -> float:
+    """The smallest difference a paired t-test on ``n`` seeds detects with ``power``."""
+    df = n - 1
+    return (t_quantile(0.5 + level / 2, df) + t_quantile(power, df)) * sd / math.sqrt(n)
+
+
+def detectable(diff: Difference, power: float = POWER) -> float:
+    """The smallest true difference the seeds of ``diff`` would detect (interval excluding
+    zero) with probability ``power``, at the spread seen between seeds; ``inf`` with one seed."""
+    if diff.n_seeds < 2:
+        return math.inf
+    return _needed(_spread(diff), diff.n_seeds, diff.level, power)
+
+
+def seeds_needed(diff: Difference, effect: float, power: float = POWER,
+                 most: int = 1000) -> int | None:
+    """How many seeds would detect a true difference of ``effect`` at the spread between the
+    seeds of ``diff`` (None: more than ``most``, or no spread measured yet)."""
+    sd = _spread(diff)
+    if not math.isfinite(sd) or effect == 0:
+        return None
+    if sd == 0:
+        return 2
+    for n in range(2, most + 1):
+        if _needed(sd, n, diff.level, power) <= abs(effect):
+            return n
+    return None
+
+
+def _as_claim(claim) -> Claim:
+    return claim if isinstance(claim, Claim) else Claim(*claim)
+
+
+def claims_table(claims: Sequence[Claim | tuple[str, str, str, int]],
+                 scores: Mapping[str, Sequence[Sequence[float]]],
+                 budgets: Mapping[str, Budget] | None = None) -> list[dict]:
+    """Rows for :func:`sr_lib.notebook.markdown_table`: one per claim (a :class:`Claim`, or a
+    tuple ``(text, A, B, sign)``), with A - B, its interval, the smallest difference the seeds
+    can detect, the paper's difference and the seeds it would need, each side's budget (when
+    ``budgets`` names them) and the verdict. Unequal budgets are refused unless declared."""
+    claims = [_as_claim(c) for c in claims]
+    with_paper = any(c.paper is not None for c in claims)
     rows = []
-    for text, a, b, sign in claims:
-        diff = compare(scores[a], scores[b], (a, b))
-        rows.append({"claim": text, "A - B (dB), mean [95% CI]": str(diff),
-                     "seeds": diff.n_seeds, "verdict": verdict(diff, sign)})
+    for c in claims:
+        diff = compare(scores[c.a], scores[c.b], (c.a, c.b))
+        status = verdict(diff, c.sign)
+        least = detectable(diff)
+        row = {"claim": c.text, "A - B (dB), mean [95% CI]": str(diff), "seeds": diff.n_seeds,
+               "detectable (dB)": f"{least:.3f}" if math.isfinite(least) else "-"}
+        if with_paper:
+            row["paper (dB)"] = "-" if c.paper is None else f"{c.paper:+.3f}"
+            need = None if c.paper is None else seeds_needed(diff, c.paper)
+            row["seeds for the paper's difference"] = (
+                "-" if c.paper is None else (str(need) if need else "> 1000"))
+            if c.paper is not None and abs(c.paper) < least:
+                status = UNTESTABLE
+        if budgets is not None:
+            missing = [k for k in (c.a, c.b) if k not in budgets]
+            if missing:
+                raise SRLibError(f"claim {c.text!r}: no budget for {missing}; give every "
+                                 "compared variant a Budget (steps and samples seen)")
+            ba, bb = budgets[c.a], budgets[c.b]
+            row["budget A"], row["budget B"] = str(ba), str(bb)
+            if ba.training() != bb.training():
+                if c.unequal is None:
+                    raise SRLibError(
+                        f"claim {c.text!r} compares unequal training budgets ({c.a}: {ba}; "
+                        f"{c.b}: {bb}); give both sides the same steps and samples, or declare "
+                        "the difference with Claim(..., unequal='why')")
+                status += f" (unequal budgets: {c.unequal})"
+        row["verdict"] = status
+        rows.append(row)
     return rows

@@ -68,3 +68,78 @@ def test_mean_and_seeds_shows_the_spread():
     assert mean_and_seeds([0.84], ".4f") == "0.8400"
     with pytest.raises(SRLibError, match="at least one"):
         mean_and_seeds([])
+
+
+# -- power and budgets ---------------------------------------------------------------------
+
+def _three_seeds(gap, spread=(0.0, 0.1, -0.1)):
+    """Scores of A and B on two images over three seeds, A - B = gap + the seed's offset."""
+    a = [[30.0 + gap + o, 27.0 + gap + o] for o in spread]
+    b = [[30.0, 27.0] for _ in spread]
+    return {"A": a, "B": b}
+
+
+def test_detectable_difference_has_the_stated_power():
+    from scipy import stats as st
+
+    from sr_lib.stats import detectable
+
+    diff = compare(*_three_seeds(0.5).values())
+    sd = 0.1  # the sample sd of the seed offsets 0, +0.1, -0.1
+    least = detectable(diff)
+    assert least == pytest.approx((4.302653 + 1.060660) * sd / 3 ** 0.5, rel=1e-4)
+    # a true difference of that size is detected about four times in five (noncentral t)
+    tc, nc = st.t.ppf(0.975, 2), least * 3 ** 0.5 / sd
+    power = 1 - st.nct.cdf(tc, 2, nc) + st.nct.cdf(-tc, 2, nc)
+    assert 0.75 < power < 0.81
+    assert detectable(compare([[1.0]], [[0.0]])) == float("inf")
+
+
+def test_seeds_needed_grows_as_the_effect_shrinks():
+    from sr_lib.stats import detectable, seeds_needed
+
+    diff = compare(*_three_seeds(0.5).values())
+    least = detectable(diff)  # 0.31 dB with three seeds at this spread
+    assert seeds_needed(diff, least * 1.001) == 3 and seeds_needed(diff, least * 0.99) == 4
+    assert seeds_needed(diff, -0.4) <= 3 < seeds_needed(diff, 0.05)  # the sign does not matter
+    assert seeds_needed(diff, 0.0001) is None  # more than 1000
+
+
+def test_a_paper_difference_below_the_detectable_one_is_not_testable():
+    from sr_lib.stats import UNTESTABLE, Claim
+
+    scores = _three_seeds(-0.3)  # ours: A clearly below B
+    tiny_claim = Claim("A beats B by 0.02 dB", "A", "B", +1, paper=0.02)
+    big_claim = Claim("A beats B by 1 dB", "A", "B", +1, paper=1.0)
+    rows = claims_table([tiny_claim, big_claim], scores)
+    assert rows[0]["verdict"] == UNTESTABLE  # not "contradicted": no outcome could tell
+    assert rows[1]["verdict"] == "contradicted"
+    assert rows[0]["paper (dB)"] == "+0.020"
+    assert int(rows[1]["seeds for the paper's difference"]) <= 3
+
+
+def test_unequal_budgets_are_refused_unless_declared():
+    from sr_lib.stats import Budget, Claim
+
+    scores = _three_seeds(0.5)
+    same = {"A": Budget(1200, 19200), "B": Budget(1200, 19200, params=10_000)}
+    rows = claims_table([Claim("A beats B", "A", "B")], scores, same)
+    assert rows[0]["verdict"] == HOLDS and rows[0]["budget B"].endswith("0.01M params")
+    split = {"A": Budget(1200, 19200, {"2": 6400, "4": 6400, "8": 6400}),
+             "B": Budget(1200, 19200, {"2": 19200})}
+    with pytest.raises(SRLibError, match="unequal training budgets"):
+        claims_table([Claim("A beats B", "A", "B")], scores, split)
+    declared = Claim("A beats B", "A", "B", unequal="the paper's own split")
+    rows = claims_table([declared], scores, split)
+    assert rows[0]["verdict"] == "holds (unequal budgets: the paper's own split)"
+    assert "x2 6,400, x4 6,400, x8 6,400" in rows[0]["budget A"]
+    with pytest.raises(SRLibError, match="no budget"):
+        claims_table([declared], scores, {"A": split["A"]})
+
+
+def test_budget_from_a_record():
+    from sr_lib.stats import Budget
+
+    record = {"steps": 10, "samples": 160, "samples_per_scale": {"2": 80, "4": 80}}
+    b = Budget.from_record(record, params=1000)
+    assert b.training() == (10, 160, (("2", 80), ("4", 80))) and b.params == 1000
