@@ -9,6 +9,10 @@ The execution scripts (``build_book.sh --execute``, ``run_section.py``) call it 
 papermill. ``check`` fails when a stamped cell's source changed since its run: its outputs (and
 those of every cell after it) no longer come from the code on the page. Cells with no stamp
 predate these records and only get a warning.
+
+A chapter on the harness (``sr_lib.harness``: its outputs carry the training records) must also
+be one run: the banner's commit and run id, every cell stamp, the papermill date and the record
+of every result the chapter says it trained agree. A page stitched from several runs fails.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -58,6 +63,55 @@ def check(path: Path) -> list[str]:
     return problems
 
 
+BANNER = re.compile(r"\*\*Run:\*\* profile `(\w+)`.*?\(commit ([\w+]+)\) · run `(\w+)`.*· "
+                    r"(\d{4}-\d\d-\d\d)")
+
+
+def _texts(cell: dict):
+    for out in cell.get("outputs", []):
+        data = out.get("data", {})
+        for key in ("text/markdown", "text/plain"):
+            if key in data:
+                yield "".join(data[key]) if isinstance(data[key], list) else data[key]
+        if "text" in out:
+            yield "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+
+
+def one_run(path: Path) -> list[str]:
+    """For a harness chapter: problems that show the page is not one run at one commit."""
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    payloads = [out["metadata"]["srbook_records"] for c in code for out in c.get("outputs", [])
+                if "srbook_records" in out.get("metadata", {})]
+    if not payloads:
+        return []  # not on the harness yet: its chapter issue moves it
+    banners = [m for c in code for t in _texts(c) for m in BANNER.finditer(t)]
+    if len(banners) != 1:
+        return [f"{path.name}: {len(banners)} run banners with a commit and run id; a harness "
+                "chapter shows exactly one"]
+    _profile, commit, run, day = banners[0].groups()
+    problems = []
+    stamps = {c["metadata"]["srbook_run"]["commit"] for c in code
+              if "srbook_run" in c.get("metadata", {})}
+    if stamps - {commit}:
+        problems.append(f"{path.name}: cells stamped by commits {sorted(stamps - {commit})}, "
+                        f"the banner says {commit}: outputs from several runs")
+    started = nb.get("metadata", {}).get("papermill", {}).get("start_time", "")[:10]
+    if started and started != day:
+        problems.append(f"{path.name}: papermill ran it on {started}, the banner says {day}")
+    for payload in payloads:
+        if (payload["run"], payload["commit"]) != (run, commit):
+            problems.append(f"{path.name}: training records written by run {payload['run']} "
+                            f"at {payload['commit']}, the banner says run {run} at {commit}")
+        for result in payload["results"]:
+            for seg in result["segments"]:
+                if seg["run"] == run and seg["commit"] != commit:
+                    problems.append(f"{path.name}: {result['name']} (seed {result['seed']}) "
+                                    f"was trained in this run at commit {seg['commit']}, the "
+                                    f"banner says {commit}")
+    return problems
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -73,7 +127,7 @@ def main() -> int:
                   args.commit or run_commit() or "unknown")
         print(f"{args.notebook.name}: stamped {n} code cells")
         return 0
-    problems = [p for path in args.notebooks for p in check(path)]
+    problems = [p for path in args.notebooks for p in check(path) + one_run(path)]
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from . import distributed, records
-from .errors import SRLibError
+from .errors import ResumeRefused, SRLibError
 from .weights import atomic_save
 
 if TYPE_CHECKING:  # the trainer imports this module, not the other way round
@@ -116,19 +116,20 @@ def load(trainer: Trainer, path: str | Path, overrides: Sequence[str] = ()) -> N
     fixed = sorted(k for k in diffs if k in NEVER_OVERRIDE)
     blocked = {k: v for k, v in diffs.items() if k not in overrides or k in fixed}
     if blocked:
-        listed = "; ".join(f"{k}: {old!r} in the checkpoint, {new!r} now"
-                           for k, (old, new) in blocked.items())
+        listed = [f"{k}: {old!r} in the checkpoint, {new!r} now"
+                  for k, (old, new) in blocked.items()]
         how = ("" if fixed else " or keep a new value on purpose with --override KEY "
                "(fit(overrides=[...]) in Python)")
-        raise SRLibError(f"cannot resume from {path}: the settings differ ({listed}). Rerun "
-                         f"with the checkpoint's settings, start afresh with --restart{how}")
+        raise ResumeRefused(f"cannot resume from {path}: the settings differ "
+                            f"({'; '.join(listed)}). Rerun with the checkpoint's settings, "
+                            f"start afresh with --restart{how}", listed)
     stored = state.get("record")
     kept = [d for d in records.differences(stored, trainer.record, config=False)
             if d.split(":")[0].split()[0] not in overrides]
     if kept:
-        raise SRLibError(f"cannot resume from {path}: {'; '.join(kept)}. Retrain it ({restart}),"
-                         " or keep it on purpose with --override code / --override hooks "
-                         "(fit(overrides=[...]) in Python)")
+        raise ResumeRefused(f"cannot resume from {path}: {'; '.join(kept)}. Retrain it "
+                            f"({restart}), or keep it on purpose with --override code / "
+                            "--override hooks (fit(overrides=[...]) in Python)", kept)
     try:
         trainer.model.load_state_dict(state["model"])
     except RuntimeError as exc:

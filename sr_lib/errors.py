@@ -11,3 +11,12 @@ class DatasetNotFoundError(SRLibError, FileNotFoundError):
 
 class TrainingDiverged(SRLibError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ResumeRefused(SRLibError):
+    """A checkpoint was written with other settings or other code; ``differences`` lists them.
+    The chapter harness retrains; the command line asks for --restart or --override."""
+
+    def __init__(self, message: str, differences: list[str]) -> None:
+        super().__init__(message)
+        self.differences = list(differences)

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from . import __version__, catalog
+from .chapters import PROFILES  # smoke, book, paper
 from .device import hardware_summary, pick_device
 from .errors import DatasetNotFoundError, SRLibError
-
-PROFILES = ("smoke", "book", "paper")
+from .records import run_commit, run_id
 
 
 def resolve_profile(profile: str) -> str:
@@ -26,26 +26,6 @@ def resolve_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
     return profile
-
-
-def run_commit() -> str:
-    """The sr_lib commit this code runs from ('abc123', '+dirty' with uncommitted library
-    changes), or '' outside a git checkout: banners and provenance stamps name it.
-    ``SRBOOK_COMMIT``, set by whoever sends a committed tree to another machine, wins: a copy
-    may carry an older ``.git`` than its files (seen on a remote GPU machine)."""
-    import subprocess
-
-    if os.environ.get("SRBOOK_COMMIT"):
-        return os.environ["SRBOOK_COMMIT"]
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "sr_lib"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return f"{sha}+dirty" if sha and dirty else sha
 
 
 def banner(profile: str, device: str | torch.device | None = None) -> None:
@@ -59,7 +39,7 @@ def banner(profile: str, device: str | torch.device | None = None) -> None:
         pass
     text = (
         f"**Run:** profile `{profile}` · {hardware_summary(dev)} · sr_lib {__version__}"
-        f"{f' (commit {c})' if (c := run_commit()) else ''} · "
+        f"{f' (commit {c})' if (c := run_commit()) else ''} · run `{run_id()}` · "
         f"torch {torch.__version__} · Python {platform.python_version()} · "
         f"{datetime.date.today().isoformat()}"
     )
@@ -173,8 +153,8 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
-def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
-    """Render a list of dicts as a Markdown table (and display it in a notebook)."""
+def markdown_text(rows: list[dict], floatfmt: str = ".2f") -> str:
+    """A list of dicts as the text of a Markdown table (columns: the union of the keys)."""
     if not rows:
         return ""
     keys = list(dict.fromkeys(k for r in rows for k in r))  # union, in first-seen order
@@ -183,7 +163,14 @@ def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
         cells = [format(r[k], floatfmt) if isinstance(r.get(k), float) else str(r.get(k, "-"))
                  for k in keys]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    text = "\n".join(lines)
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
+    """Render a list of dicts as a Markdown table (and display it in a notebook)."""
+    text = markdown_text(rows, floatfmt)
+    if not text:
+        return ""
     try:
         from IPython.display import Markdown, display
 

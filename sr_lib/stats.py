@@ -246,7 +246,8 @@ def seeds_needed(diff: Difference, effect: float, power: float = POWER,
     return None
 
 
-def _as_claim(claim) -> Claim:
+def as_claim(claim) -> Claim:
+    """A :class:`Claim`, from itself or from a tuple ``(text, A, B, sign[, paper])``."""
     return claim if isinstance(claim, Claim) else Claim(*claim)
 
 
@@ -257,7 +258,7 @@ def claims_table(claims: Sequence[Claim | tuple[str, str, str, int]],
     tuple ``(text, A, B, sign)``), with A - B, its interval, the smallest difference the seeds
     can detect, the paper's difference and the seeds it would need, each side's budget (when
     ``budgets`` names them) and the verdict. Unequal budgets are refused unless declared."""
-    claims = [_as_claim(c) for c in claims]
+    claims = [as_claim(c) for c in claims]
     with_paper = any(c.paper is not None for c in claims)
     rows = []
     for c in claims:

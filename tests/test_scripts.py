@@ -197,3 +197,42 @@ def test_check_notebooks_requires_data_cells_to_declare_their_data(tmp_path):
     run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(declared)],
                          capture_output=True, text=True)
     assert "needs_data" not in run.stderr  # (it fails for other reasons: no outputs etc.)
+
+
+def _harness_notebook(path: Path, banner_commit="abc123", stamp="abc123", seg_commit="abc123",
+                      seg_run="r1", day="2026-12-02"):
+    import json
+
+    banner = (f"**Run:** profile `book` · CPU x86_64 · sr_lib 0.1.0 (commit {banner_commit}) · "
+              f"run `r1` · torch 2.13.0 · Python 3.11.7 · 2026-12-02")
+    records_out = {"output_type": "display_data", "data": {"text/markdown": "| result |"},
+                   "metadata": {"srbook_records": {
+                       "run": "r1", "commit": banner_commit,
+                       "results": [{"name": "vdsr", "seed": 0, "steps": 4, "samples": 8,
+                                    "segments": [{"run": seg_run, "commit": seg_commit}]}]}}}
+    stamp_of = {"srbook_run": {"source": "", "commit": stamp}}
+    cells = [{"cell_type": "code", "id": "a", "metadata": dict(stamp_of), "source": ["ch = 1"],
+              "outputs": [{"output_type": "display_data", "metadata": {},
+                           "data": {"text/markdown": banner}}]},
+             {"cell_type": "code", "id": "b", "metadata": dict(stamp_of), "source": ["p()"],
+              "outputs": [records_out]}]
+    nb = {"cells": cells, "metadata": {"papermill": {"start_time": f"{day}T10:00:00"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    path.write_text(json.dumps(nb))
+    assert _provenance("stamp", path, "--commit", stamp).returncode == 0
+    return path
+
+
+def test_a_harness_chapter_must_be_one_run(tmp_path):
+    ok = _provenance("check", _harness_notebook(tmp_path / "ok.ipynb"))
+    assert ok.returncode == 0, ok.stderr
+    stitched = _provenance("check", _harness_notebook(tmp_path / "s.ipynb", stamp="def456"))
+    assert stitched.returncode == 1 and "outputs from several runs" in stitched.stderr
+    old = _provenance("check", _harness_notebook(tmp_path / "o.ipynb", seg_commit="def456"))
+    assert old.returncode == 1 and "trained in this run at commit def456" in old.stderr
+    dated = _provenance("check", _harness_notebook(tmp_path / "d.ipynb", day="2026-11-22"))
+    assert dated.returncode == 1 and "papermill ran it on 2026-11-22" in dated.stderr
+    # a result resumed from another run is fine: its record says so, and so does the page
+    other = _provenance("check", _harness_notebook(tmp_path / "r.ipynb", seg_run="r0",
+                                                   seg_commit="def456"))
+    assert other.returncode == 0, other.stderr

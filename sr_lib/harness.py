@@ -1,0 +1,171 @@
+"""One way to run a chapter: profile, data, trainings by name and seed, scores, claims, records.
+
+Every chapter used to rewrite the same scaffolding: a preamble, the training-set line, a
+``train()`` helper with its own checkpoint layout, per-seed scoring and a claims table. A
+notebook now builds one :class:`Chapter` and calls it::
+
+    ch = Chapter("ch00", profile)                 # banner, profile, data (with its fallback)
+    train = ch.train_set(scale=2, channels="y")
+    model = build("vdsr", scale=2, width=ch.P.width, depth=ch.P.depth)
+    ch.train(model, "vdsr", config, train)        # runs/ch00_<profile>/seed0/vdsr.pt
+    ch.score(model, "vdsr")                       # memoised per-image scores
+    ch.provenance()                               # where and when each result was trained
+
+A checkpoint is resumed only when its record (:mod:`sr_lib.records`) matches the settings and
+the code of this run; otherwise it is retrained and the chapter prints why. Each training says
+whether it was "trained in this run"; :meth:`Chapter.provenance` tabulates every one and leaves
+a machine-readable copy in the notebook for ``scripts/provenance.py check``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from . import catalog, chapters, records, stats
+from .datasets import SRDataset
+from .errors import ResumeRefused, SRLibError
+from .notebook import (
+    Scoreboard,
+    banner,
+    benchmark_set,
+    find_data,
+    in_colab,
+    markdown_table,
+    markdown_text,
+    resolve_profile,
+)
+from .train import History, TrainConfig, Trainer
+
+RECORDS_KEY = "srbook_records"  # output metadata that scripts/provenance.py check reads
+_TRAIN_PARTS = {"291": ("T91", "BSD200")}
+
+
+class Chapter:
+    """A chapter's run: its profile settings ``P``, its seeds, its data and its results."""
+
+    def __init__(self, key: str, profile: str, seeds: Sequence[int] | None = None,
+                 data: Sequence[str] = ("Set5", "Set14", "B100", "T91", "BSD200"),
+                 runs: str | Path = "runs") -> None:
+        self.key = key
+        self.profile = resolve_profile(profile)
+        self.P = chapters.params(key, self.profile)
+        self.seeds = tuple(seeds) if seeds is not None else tuple(self.P.seeds)
+        self.root = Path(runs) / f"{key}_{self.profile}"
+        banner(self.profile)
+        self.data = find_data(list(data), download=in_colab())
+        self.scores = Scoreboard(self.data, list(self.P.eval_sets))
+        self.trained: dict[tuple[str, int], dict] = {}
+
+    # -- data ---------------------------------------------------------------------------
+    def has(self, name: str) -> bool:
+        """Whether the benchmark or training set ``name`` was found."""
+        return name in self.data
+
+    def test_set(self, name: str, scale: int, channels: str = "rgb") -> SRDataset:
+        """A benchmark set (cached); the scikit-image samples stand in, with a notice, when it
+        is missing, so the chapter still runs and says which numbers are not benchmark ones."""
+        if channels == "rgb":
+            return benchmark_set(name, scale, self.data)
+        if name in self.data:
+            return SRDataset(self.data[name], scale, channels=channels)
+        print(f"[data] {name} missing: using scikit-image sample images instead")
+        return SRDataset(catalog.sample_images(), scale, channels=channels,
+                         names=["astronaut", "coffee", "chelsea", "rocket"])
+
+    def train_files(self) -> list[Path]:
+        """The profile's training images (``P.train``, capped at ``P.train_limit``)."""
+        parts = _TRAIN_PARTS.get(self.P.train, (self.P.train,))
+        files = [f for part in parts for f in self.data.get(part, [])]
+        if not files and self.P.train not in self.data:
+            try:
+                files = catalog.find(self.P.train)
+            except SRLibError:
+                files = []
+        return files[: self.P.train_limit] if self.P.train_limit else files
+
+    def train_set(self, scale: int, channels: str = "rgb") -> SRDataset:
+        """The training set at ``scale``, or three sample images (with a notice) without data."""
+        files = self.train_files()
+        if files:
+            return SRDataset(files, scale, channels=channels)
+        print(f"[data] no {self.P.train} training images: using three scikit-image samples")
+        names = ["astronaut", "chelsea", "rocket"]
+        return SRDataset(catalog.sample_images(tuple(names)), scale, channels=channels,
+                         names=names)
+
+    # -- training -----------------------------------------------------------------------
+    def checkpoint(self, name: str, seed: int = 0) -> Path:
+        """The one checkpoint layout: ``runs/<chapter>_<profile>/seed<k>/<name>.pt``."""
+        return self.root / f"seed{seed}" / f"{name}.pt"
+
+    def train(self, model: torch.nn.Module, name: str, config: TrainConfig, data,
+              hooks: Sequence = (), seed: int = 0, val_data=None,
+              quiet: bool = False) -> History:
+        """Train ``model`` as ``name`` with ``seed``: resumed when its checkpoint was written
+        by the same settings and code, retrained (saying why) otherwise; prints one line on
+        where and when the result was trained, and keeps the record for :meth:`provenance`."""
+        config = replace(config, ckpt_path=str(self.checkpoint(name, seed)), seed=seed)
+        trainer = Trainer(model, data, config, hooks=list(hooks), val_data=val_data)
+        try:
+            history = trainer.fit(resume=True)
+        except ResumeRefused as exc:
+            print(f"[retrain] {name}, seed {seed}: its checkpoint does not match this run ("
+                  + "; ".join(exc.differences) + ")")
+            history = trainer.fit(resume=False)
+        model.cpu()  # trained on the best device; cells feed it CPU tensors
+        self.trained[name, seed] = trainer.record
+        if not quiet:
+            print(f"[{name}, seed {seed}] {records.describe(trainer.record)}")
+        return history
+
+    def budget(self, name: str, seed: int | None = None, model=None) -> stats.Budget:
+        """The training budget a result's record states (parameters too, given the model)."""
+        seed = self.seeds[0] if seed is None else seed
+        if (name, seed) not in self.trained:
+            raise SRLibError(f"{name!r} (seed {seed}) was not trained in this chapter run")
+        params = None if model is None else sum(p.numel() for p in model.parameters())
+        return stats.Budget.from_record(self.trained[name, seed], params=params)
+
+    # -- scores and claims ----------------------------------------------------------------
+    def score(self, model: torch.nn.Module, name: str, seed: int = 0, scale: int = 2,
+              sets: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
+        """Mean (Y-PSNR, SSIM) per test set of a trained network, memoised by name and seed."""
+        return self.scores(model, f"{name}@{seed}", scale, list(sets) if sets else None)
+
+    def claims(self, claims: Sequence, scale: int = 2, sets: Sequence[str] | None = None,
+               budgets: bool = True) -> str:
+        """The claims table over this chapter's seeds, from per-image scores of every scored
+        variant, with each side's recorded budget (unless ``budgets=False``)."""
+        claims = [stats.as_claim(c) for c in claims]
+        names = sorted({n for c in claims for n in (c.a, c.b)})
+        scores = {n: [self.scores.per_image(f"{n}@{s}", scale, list(sets) if sets else None)
+                      for s in self.seeds] for n in names}
+        spent = {n: self.budget(n) for n in names if (n, self.seeds[0]) in self.trained}
+        rows = stats.claims_table(claims, scores, spent if budgets else None)
+        return markdown_table(rows)
+
+    # -- provenance -----------------------------------------------------------------------
+    def provenance(self) -> str:
+        """Where and when every result of this chapter was trained, from the records; a copy
+        in the notebook's outputs lets ``scripts/provenance.py check`` compare them with the
+        banner and the cell stamps."""
+        rows = [{"result": name, "seed": seed, "trained": records.describe(rec)}
+                for (name, seed), rec in sorted(self.trained.items())]
+        text = markdown_text(rows) if rows else "(nothing trained in this chapter)"
+        payload = {"run": records.run_id(), "commit": records.run_commit(),
+                   "results": [{"name": n, "seed": s, "segments": rec["segments"],
+                                "steps": rec["steps"], "samples": rec["samples"]}
+                               for (n, s), rec in sorted(self.trained.items())]}
+        try:  # the records ride in the output's metadata, which every renderer ignores
+            from IPython.display import Markdown, display
+
+            display(Markdown(text), metadata={RECORDS_KEY: payload})
+        except ImportError:
+            print(text)
+            print(json.dumps(payload))
+        return text

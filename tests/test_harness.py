@@ -1,0 +1,95 @@
+"""The chapter harness: one checkpoint layout, resume only what this run's code and settings
+wrote, say where each result was trained, and score and judge claims over seeds."""
+
+import pytest
+import torch
+
+from sr_lib import chapters, records
+from sr_lib.datasets import SRDataset
+from sr_lib.errors import SRLibError
+from sr_lib.harness import Chapter
+from sr_lib.models import build
+from sr_lib.stats import Claim
+from sr_lib.train import TrainConfig
+
+
+@pytest.fixture()
+def chapter(tmp_path, monkeypatch):
+    monkeypatch.delenv("SR_DATA", raising=False)  # the sample images stand in for the sets
+    monkeypatch.delenv("SRBOOK_PROFILE_OVERRIDE", raising=False)
+    return Chapter("ch00", "smoke", seeds=(0, 1), runs=tmp_path / "runs")
+
+
+@pytest.fixture(scope="module")
+def data(small_images):
+    return SRDataset(small_images, 2, channels="y")
+
+
+CONFIG = TrainConfig(iterations=4, batch_size=2, lr_patch=8, lr=1e-3, progress=False,
+                     log_every=2)
+
+
+def vdsr(seed=0):
+    torch.manual_seed(seed)
+    return build("vdsr", scale=2, width=4, depth=3)
+
+
+def test_profiles_are_typed():
+    p = chapters.params("ch00", "book")
+    assert p.width == 32 and p.eval_sets == ("Set5", "Set14", "B100") and p.seeds == (0,)
+    with pytest.raises(SRLibError, match="no setting"):
+        chapters.with_changes(p, widht=3)
+    with pytest.raises(SRLibError, match="chapters on the harness"):
+        chapters.params("ch99", "book")
+
+
+def test_train_uses_one_layout_and_says_where_it_was_trained(chapter, data, capsys):
+    chapter.train(vdsr(), "net", CONFIG, data, seed=1)
+    path = chapter.checkpoint("net", 1)
+    assert path.exists() and path.parts[-3:] == ("ch00_smoke", "seed1", "net.pt")
+    said = capsys.readouterr().out
+    assert "[net, seed 1] trained in this run (4 steps, 8 patches" in said
+    assert torch.load(path, weights_only=True)["config"]["seed"] == 1  # the seed is the run's
+    chapter.train(vdsr(), "net", CONFIG, data, seed=1)  # finished: resumed, nothing retrained
+    assert "[retrain]" not in capsys.readouterr().out
+
+
+def test_a_checkpoint_from_other_code_is_retrained(chapter, data, capsys, monkeypatch):
+    chapter.train(vdsr(), "net", CONFIG, data)
+    changed = {**records.code_files(), "train.py": "000000000000"}
+    monkeypatch.setattr(records, "code_files", lambda: changed)
+    chapter.train(vdsr(), "net", CONFIG, data)
+    said = capsys.readouterr().out
+    assert "[retrain] net, seed 0: its checkpoint does not match this run" in said
+    assert "train.py" in said
+    assert chapter.trained["net", 0]["code"]["train.py"] == "000000000000"
+
+
+def test_a_result_trained_by_an_earlier_run_says_so(chapter, data, capsys, monkeypatch):
+    monkeypatch.setenv("SRBOOK_RUN", "monday")
+    chapter.train(vdsr(), "net", CONFIG, data)
+    monkeypatch.setenv("SRBOOK_RUN", "tuesday")
+    capsys.readouterr()
+    chapter.train(vdsr(), "net", CONFIG, data)
+    said = capsys.readouterr().out
+    assert "not trained in this one" in said and "run monday" in said
+    table = chapter.provenance()
+    assert "run monday" in table and "trained in this run" not in table
+
+
+def test_scores_and_claims_over_seeds_carry_budgets(chapter, data):
+    for seed in chapter.seeds:
+        for name, iters in (("short", 2), ("long", 8)):
+            model = vdsr(seed)
+            cfg = TrainConfig(**{**CONFIG.__dict__, "iterations": iters})
+            chapter.train(model, name, cfg, data, seed=seed, quiet=True)
+            chapter.score(model, name, seed=seed)
+    claim = Claim("longer training helps", "long", "short", +1)
+    with pytest.raises(SRLibError, match="unequal training budgets"):
+        chapter.claims([claim])
+    declared = Claim("longer training helps", "long", "short", +1, unequal="that is the point")
+    table = chapter.claims([declared])
+    assert "8 steps, 16 samples" in table and "2 steps, 4 samples" in table
+    assert "unequal budgets: that is the point" in table
+    with pytest.raises(SRLibError, match="not trained in this chapter run"):
+        chapter.budget("never")
