@@ -20,6 +20,9 @@ out=$(realpath "${1:?usage: book_on_gpu.sh OUTDIR NOTEBOOK[:SKIP,...] ...}"); sh
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out/logs"
 export SRBOOK_STATIC=1 TQDM_DISABLE=1 PYTHONUNBUFFERED=1
+# one run id for every process of this call: seeds trained in stage 1 count as "trained in this
+# run" when stage 2 resumes them (sr_lib.records)
+export SRBOOK_RUN="${SRBOOK_RUN:-gpu$(date +%s)}"
 seeds=${SEEDS:-"0 1 2"}
 profile=${PROFILE:-book}  # smoke: a quick local try of this script
 python=${PYTHON:-python3}

@@ -2,7 +2,8 @@
 ``parameters`` cell, a run banner naming the profile, hardware and sr_lib version, and at least
 three exercise solutions collapsed with their outputs behind a "Solution" toggle, and checked
 cells (nbval) that read benchmark data declaring it (``srbook.needs_data``), so that a fresh
-clone without the data skips exactly those comparisons (scripts/nbval_prepare.py)."""
+clone without the data skips exactly those comparisons (scripts/nbval_prepare.py). A chapter on
+the harness (sr_lib.harness) keeps its code lines within the page's 90 characters."""
 
 import json
 import re
@@ -36,6 +37,12 @@ for path in sys.argv[1:]:
             problems.append(f"{path}: code cell {i} is checked by nbval and reads benchmark "
                             f"data ({DATA_USE.search(src).group(0)}) but declares no "
                             "srbook.needs_data: a fresh clone without the data would fail it")
+    if any("sr_lib.harness import" in "".join(c["source"]) for c in code):  # on the harness
+        for i, c in enumerate(code):
+            for line in "".join(c["source"]).splitlines():
+                if len(line) > 90:
+                    problems.append(f"{path}: code cell {i} has a line of {len(line)} "
+                                    f"characters (the page shows 90): {line.strip()[:50]}...")
     if not any(c.get("outputs") for c in code):
         problems.append(f"{path}: no outputs; commit the executed 'book' run")
         continue

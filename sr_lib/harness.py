@@ -99,6 +99,14 @@ class Chapter:
                          names=names)
 
     # -- training -----------------------------------------------------------------------
+    def build(self, name: str, seed: int = 0, **options) -> torch.nn.Module:
+        """A registered model whose initial weights follow ``seed`` (like its batches)."""
+        from .device import seed_everything
+        from .models import build
+
+        seed_everything(seed)
+        return build(name, **options)
+
     def checkpoint(self, name: str, seed: int = 0) -> Path:
         """The one checkpoint layout: ``runs/<chapter>_<profile>/seed<k>/<name>.pt``."""
         return self.root / f"seed{seed}" / f"{name}.pt"

@@ -93,3 +93,10 @@ def test_scores_and_claims_over_seeds_carry_budgets(chapter, data):
     assert "unequal budgets: that is the point" in table
     with pytest.raises(SRLibError, match="not trained in this chapter run"):
         chapter.budget("never")
+
+
+def test_build_follows_the_seed(chapter):
+    a, b = (chapter.build("vdsr", seed=s, scale=2, width=4, depth=3) for s in (0, 0))
+    c = chapter.build("vdsr", seed=1, scale=2, width=4, depth=3)
+    assert torch.equal(a.body[0].weight, b.body[0].weight)
+    assert not torch.equal(a.body[0].weight, c.body[0].weight)

@@ -236,3 +236,15 @@ def test_a_harness_chapter_must_be_one_run(tmp_path):
     other = _provenance("check", _harness_notebook(tmp_path / "r.ipynb", seg_run="r0",
                                                    seg_commit="def456"))
     assert other.returncode == 0, other.stderr
+
+
+def test_check_notebooks_keeps_harness_chapters_within_the_page(tmp_path):
+    long_line = "from sr_lib.harness import Chapter\nx = '" + "a" * 90 + "'"
+    nb = _toy_notebook(tmp_path / "c.ipynb", None, source=long_line)
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(nb)],
+                         capture_output=True, text=True)
+    assert "has a line of 96 characters" in run.stderr
+    short = _toy_notebook(tmp_path / "d.ipynb", None, source="from sr_lib.harness import X")
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(short)],
+                         capture_output=True, text=True)
+    assert "characters" not in run.stderr
