@@ -11,8 +11,10 @@ those of every cell after it) no longer come from the code on the page. Cells wi
 predate these records and only get a warning.
 
 A chapter on the harness (``sr_lib.harness``: its outputs carry the training records) must also
-be one run: the banner's commit and run id, every cell stamp, the papermill date and the record
-of every result the chapter says it trained agree. A page stitched from several runs fails.
+be one run: every code cell stamped, and the banner's commit and run id, every cell stamp, the
+papermill date and the record of every result the chapter says it trained agree. A page
+stitched from several runs fails; with the source check above, every table and figure on it
+comes from the code on the page, run at that commit.
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ def one_run(path: Path) -> list[str]:
                 "chapter shows exactly one"]
     _profile, commit, run, day = banners[0].groups()
     problems = []
+    unstamped = [i for i, c in enumerate(code) if "srbook_run" not in c.get("metadata", {})]
+    if unstamped:  # its outputs could come from any code: not a page of one run
+        problems.append(f"{path.name}: code cells {unstamped} carry no provenance stamp; run "
+                        "the whole chapter and stamp it (scripts/build_book.sh --execute)")
     stamps = {c["metadata"]["srbook_run"]["commit"] for c in code
               if "srbook_run" in c.get("metadata", {})}
     if stamps - {commit}:

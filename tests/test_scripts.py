@@ -236,6 +236,14 @@ def test_a_harness_chapter_must_be_one_run(tmp_path):
     other = _provenance("check", _harness_notebook(tmp_path / "r.ipynb", seg_run="r0",
                                                    seg_commit="def456"))
     assert other.returncode == 0, other.stderr
+    import json
+
+    path = _harness_notebook(tmp_path / "u.ipynb")
+    nb = json.loads(path.read_text())
+    del nb["cells"][1]["metadata"]["srbook_run"]  # an output from who knows which run
+    path.write_text(json.dumps(nb))
+    unstamped = _provenance("check", path)
+    assert unstamped.returncode == 1 and "carry no provenance stamp" in unstamped.stderr
 
 
 def test_check_notebooks_keeps_harness_chapters_within_the_page(tmp_path):
