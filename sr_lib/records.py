@@ -180,7 +180,7 @@ def describe(record: dict | None, this_run: str | None = None) -> str:
     this_run = this_run or run_id()
     segs = record["segments"]
     total = sum(s["seconds"] for s in segs)
-    budget = f"{record['steps']:,} steps, {record['samples']:,} patches"
+    budget = f"{record['steps']:,} steps, {record['samples']:,} samples"
     if all(s["run"] == this_run for s in segs):
         s = segs[-1]
         return (f"trained in this run ({budget}, {total / 60:.1f} min on {s['hardware']}, "

@@ -48,7 +48,7 @@ def test_train_uses_one_layout_and_says_where_it_was_trained(chapter, data, caps
     path = chapter.checkpoint("net", 1)
     assert path.exists() and path.parts[-3:] == ("ch00_smoke", "seed1", "net.pt")
     said = capsys.readouterr().out
-    assert "[net, seed 1] trained in this run (4 steps, 8 patches" in said
+    assert "[net, seed 1] trained in this run (4 steps, 8 samples" in said
     assert torch.load(path, weights_only=True)["config"]["seed"] == 1  # the seed is the run's
     chapter.train(vdsr(), "net", CONFIG, data, seed=1)  # finished: resumed, nothing retrained
     assert "[retrain]" not in capsys.readouterr().out
