@@ -184,7 +184,7 @@ def describe(record: dict | None, this_run: str | None = None) -> str:
     if all(s["run"] == this_run for s in segs):
         s = segs[-1]
         return (f"trained in this run ({budget}, {total / 60:.1f} min on {s['hardware']}, "
-                f"commit {s['commit'] or 'unknown'})")
+                f"{_when(segs[0])}, commit {s['commit'] or 'unknown'})")
     parts = []
     for s in segs:
         where = "this run" if s["run"] == this_run else (
