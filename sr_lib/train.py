@@ -25,6 +25,7 @@ checkpoint, so a stopped and resumed run ends with the same weights as an uninte
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 from collections.abc import Iterable, Sequence
@@ -578,8 +579,8 @@ class Trainer:
         and the process's peak memory, with what to change for a quick try."""
         left = self.config.iterations - self.step
         total = seconds / max(1, self.step - start) * left
-        if total < _WARN_SECONDS:
-            return
+        if total < _WARN_SECONDS or os.environ.get("SRBOOK_STATIC"):
+            return  # short, or a scripted book run, whose stored outputs keep no log lines
         import resource
         import sys
 

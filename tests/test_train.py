@@ -224,9 +224,15 @@ def test_long_runs_say_their_cost_up_front(monkeypatch, capsys, small_images):
     model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=4)
     cfg = TrainConfig(iterations=6, batch_size=2, lr_patch=8, progress=False)
     monkeypatch.setattr(train_mod, "_WARN_SECONDS", 0.0)
+    monkeypatch.delenv("SRBOOK_STATIC", raising=False)
     Trainer(model, data, cfg).fit()
     out = capsys.readouterr().out
     assert "[cost] 3 more iterations on cpu will take about" in out and "SR_LIB_TINY" in out
+    monkeypatch.setenv("SRBOOK_STATIC", "1")  # a scripted book run stores no log line
+    Trainer(model, data, TrainConfig(iterations=6, batch_size=2, lr_patch=8,
+                                     progress=False)).fit()
+    assert "[cost]" not in capsys.readouterr().out
+    monkeypatch.delenv("SRBOOK_STATIC")
     monkeypatch.setattr(train_mod, "_WARN_SECONDS", 1e9)
     Trainer(model, data, TrainConfig(iterations=6, batch_size=2, lr_patch=8,
                                      progress=False)).fit()
