@@ -128,6 +128,18 @@ def test_checkpoint_write_failure_keeps_the_previous_checkpoint(folder, tmp_path
     assert (out / "checkpoint.pt").read_bytes() == ckpt
 
 
+def _uninterrupted_then_other(script: str, tmp_path):
+    """Run ``script`` (argv: folder, mode) once uninterrupted into a/; return the command, its
+    environment and the folders a/ and b/ for the interrupted and resumed runs to compare."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    cmd = [sys.executable, "-c", script]
+    assert subprocess.run([*cmd, str(a), "plain"], env=env).returncode == 0
+    return cmd, env, a, b
+
+
 def test_kill_during_checkpoint_write_then_resume_is_exact(folder, tmp_path):
     """kill -9 while the third checkpoint is being written; the resumed run ends with exactly
     the weights of an uninterrupted one."""
@@ -155,12 +167,7 @@ def test_kill_during_checkpoint_write_then_resume_is_exact(folder, tmp_path):
         sr_lib.Trainer(model, data, cfg).fit()
         real(model.state_dict(), sys.argv[1] + "/final.pt")
     """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir()
-    b.mkdir()
-    cmd = [sys.executable, "-c", script]
-    assert subprocess.run([*cmd, str(a), "plain"], env=env).returncode == 0
+    cmd, env, a, b = _uninterrupted_then_other(script, tmp_path)
     killed = subprocess.run([*cmd, str(b), "crash"], env=env)
     assert killed.returncode == -9 and (b / "ckpt.pt").exists()
     assert torch.load(b / "ckpt.pt", weights_only=True)["step"] == 2  # the last complete one
@@ -192,12 +199,7 @@ def test_signal_saves_the_current_step_and_resume_is_exact(sig, folder, tmp_path
         sr_lib.Trainer(model, data, cfg, hooks=[SignalAt()]).fit()
         torch.save(model.state_dict(), sys.argv[1] + "/final.pt")
     """)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir()
-    b.mkdir()
-    cmd = [sys.executable, "-c", script]
-    assert subprocess.run([*cmd, str(a), "plain"], env=env).returncode == 0
+    cmd, env, a, b = _uninterrupted_then_other(script, tmp_path)
     stopped = subprocess.run([*cmd, str(b), "signal"], env=env, capture_output=True, text=True)
     said = stopped.stdout + stopped.stderr
     if sig == "SIGTERM":
