@@ -155,8 +155,9 @@ def cmd_upscale(args, extra) -> int:
     import torch
 
     from .evaluate import super_resolve_integer
-    from .imagefile import ImageFile, fit_to_format, output_format, read_image_file
+    from .imagefile import ImageFile, fit_to_format, read_image_file
     from .imagefile import write_image_file as write
+    from .imageio import image_format
     from .models import build
 
     src, dst = Path(args.input), Path(args.output)
@@ -164,7 +165,7 @@ def cmd_upscale(args, extra) -> int:
         raise SRLibError(f"the output {dst} is the input image; choose another output name")
     if dst.exists() and not args.overwrite:
         raise SRLibError(f"{dst} exists; pass --overwrite to replace it, or choose another name")
-    output_format(dst)  # an unknown suffix fails before any work is done
+    image_format(dst)  # an unknown suffix fails before any work is done
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
     image = read_image_file(args.input)  # its own bit depth; grey stays grey; alpha kept apart
 

@@ -210,10 +210,7 @@ def super_resolve_integer(
             piece = rgb_to_y(piece)
         piece = super_resolve(model, piece, ensemble=ensemble)
         piece = piece[:, (y0 - ya) * s:(y1 - ya) * s, (x0 - xa) * s:(x1 - xa) * s]
-        if top == 255.0:
-            q = quantize(piece.float()).mul_(255.0).round_().to(torch.uint8).cpu()
-        else:  # the same rounding (halves up, saturated) at 16 bits
-            q = piece.float().mul(top).add_(0.5).floor_().clamp_(0, top).to(lr.dtype).cpu()
+        q = quantize(piece.float(), top).mul_(top).round_().to(lr.dtype).cpu()
         if out is None:  # stored (H, W, C): a file writer can read it without a copy
             out = torch.empty((h * s, w * s, q.shape[0]), dtype=lr.dtype)
         out[y0 * s:y1 * s, x0 * s:x1 * s] = q.permute(1, 2, 0)

@@ -69,13 +69,7 @@ class Chapter:
     def test_set(self, name: str, scale: int, channels: str = "rgb") -> SRDataset:
         """A benchmark set (cached); the scikit-image samples stand in, with a notice, when it
         is missing, so the chapter still runs and says which numbers are not benchmark ones."""
-        if channels == "rgb":
-            return benchmark_set(name, scale, self.data)
-        if name in self.data:
-            return SRDataset(self.data[name], scale, channels=channels)
-        print(f"[data] {name} missing: using scikit-image sample images instead")
-        return SRDataset(catalog.sample_images(), scale, channels=channels,
-                         names=["astronaut", "coffee", "chelsea", "rocket"])
+        return benchmark_set(name, scale, self.data, channels)
 
     def train_files(self) -> list[Path]:
         """The profile's training images (``P.train``, capped at ``P.train_limit``)."""

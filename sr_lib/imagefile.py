@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import SRLibError
-from .imageio import atomic_write, pil_to_uint8, read_image, write_png_stream
+from .imageio import atomic_write, image_format, open_image, pil_to_uint8, write_png_stream
 
 # what each output format can hold, by Pillow's format name
 _HOLDS_ALPHA = {"PNG", "TIFF", "WEBP"}
@@ -63,21 +63,16 @@ def _split(arr: np.ndarray, alpha: bool) -> ImageFile:
 def read_image_file(path: str | Path) -> ImageFile:
     """Read an image with its alpha plane (if any) at its own bit depth (8 or 16)."""
     path = Path(path)
-    read_image(path)  # the same checks and messages as every other reader (missing, corrupt)
-    header = _png_header(path)
-    if header is not None and header[0] == 16:
-        import png  # pypng: Pillow would reduce 16-bit RGB to 8 bits
+    with open_image(path) as im:  # the same checks and messages as every other reader
+        header = _png_header(path)
+        if header is not None and header[0] == 16:
+            import png  # pypng: Pillow reduced 16-bit RGB to 8 bits
 
-        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
-        arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])
-        return _split(arr.reshape(height, width, info["planes"]), info["alpha"])
-    with Image.open(path) as im:
-        im.load()
-        wide = _tiff_bits(im) > 8
-        if wide:
-            tifffile = _tifffile()
-
-            arr = tifffile.imread(path)
+            width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+            arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows])
+            return _split(arr.reshape(height, width, info["planes"]), info["alpha"])
+        if _tiff_bits(im) > 8:
+            arr = _tifffile().imread(path)
             if arr.dtype != np.uint16 or arr.ndim not in (2, 3):
                 raise SRLibError(f"{path}: a {arr.dtype} TIFF of shape {arr.shape}; sr_lib "
                                  "reads 8- and 16-bit grey, RGB and RGBA images")
@@ -106,20 +101,13 @@ def _tiff_bits(im: Image.Image) -> int:
     return max(bits) if isinstance(bits, tuple) else int(bits)
 
 
-def output_format(path: str | Path) -> str:
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    if fmt is None:
-        raise SRLibError(f"cannot tell the image format of {path}; use a .png, .jpg or .bmp name")
-    return fmt
-
-
 def fit_to_format(image: ImageFile, path: str | Path) -> tuple[ImageFile, list[str]]:
     """``image`` reduced to what the format of ``path`` can hold, and a sentence for each
     thing dropped (none for PNG and TIFF)."""
-    fmt, notes = output_format(path), []
+    fmt, notes = image_format(path), []
     if image.alpha is not None and fmt not in _HOLDS_ALPHA:
-        a = image.alpha.astype(np.float64) / (65535.0 if image.bits == 16 else 255.0)
         top = 65535.0 if image.bits == 16 else 255.0
+        a = image.alpha.astype(np.float64) / top
         flat = image.color.astype(np.float64) * a + top * (1 - a)  # onto white, as viewers do
         image = ImageFile(np.floor(flat + 0.5).astype(image.color.dtype))
         notes.append(f"{fmt} has no alpha channel: the result was composited onto white "
@@ -136,7 +124,7 @@ def fit_to_format(image: ImageFile, path: str | Path) -> tuple[ImageFile, list[s
 def write_image_file(path: str | Path, image: ImageFile) -> None:
     """Write ``image`` in the format of the suffix, atomically; call :func:`fit_to_format`
     first for formats that cannot hold its alpha plane or its bit depth."""
-    fmt = output_format(path)
+    fmt = image_format(path)
     arr = image.planes()
     if image.bits == 16:
         if fmt == "PNG":

@@ -19,6 +19,7 @@ import shutil
 import struct
 import tempfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,21 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 (H, W, C) with C = 1 (grayscale) or 3 (RGB)."""
+    with open_image(path) as im:
+        return pil_to_uint8(im, source=str(path))
+
+
+@contextmanager
+def open_image(path: str | Path):
+    """The decoded PIL image of ``path``; a missing, unreadable, corrupt or oversized file is
+    an SRLibError that says so (every reader of image files goes through here)."""
     path = Path(path)
     if not path.is_file():
         raise SRLibError(f"image file not found: {path}")
     try:
         with Image.open(path) as im:
             im.load()
-            return pil_to_uint8(im, source=str(path))
+            yield im
     except Image.DecompressionBombError as exc:
         raise SRLibError(
             f"{path} is larger than Pillow's safety limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
@@ -50,6 +59,14 @@ def read_image(path: str | Path) -> np.ndarray:
         ) from None
     except (OSError, SyntaxError) as exc:
         raise SRLibError(f"{path} looks corrupt or truncated: {exc}") from None
+
+
+def image_format(path: str | Path) -> str:
+    """Pillow's format name for the suffix of ``path`` (an unknown suffix is an error)."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise SRLibError(f"cannot tell the image format of {path}; use a .png, .jpg or .bmp name")
+    return fmt
 
 
 def pil_to_uint8(im: Image.Image, source: str = "image") -> np.ndarray:
@@ -85,9 +102,7 @@ def write_image(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
     if image.shape[-1] == 1:
         image = image[:, :, 0]
     path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise SRLibError(f"cannot tell the image format of {path}; use a .png, .jpg or .bmp name")
+    fmt = image_format(path)
     if fmt == "PNG" and image.size > STREAM_PNG_ABOVE:  # no second full copy inside Pillow
         atomic_write(path, lambda f: write_png_stream(f, image))
         return
@@ -176,14 +191,15 @@ def uint8_to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(image.transpose(2, 0, 1))).float().div_(255.0)
 
 
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """Round a [0, 1] tensor to the 256 levels of an 8-bit image (still float, still [0, 1]).
+def quantize(x: torch.Tensor, top: float = 255.0) -> torch.Tensor:
+    """Round a [0, 1] tensor to the 256 levels of an 8-bit image (``top=65535.0``: the levels
+    of a 16-bit one), still float, still [0, 1].
 
     Values outside [0, 1] are clamped: this is the saturation every image file applies, and it
     is what the SR literature does before scoring. Halves round up, like MATLAB's ``uint8``
     (``torch.round`` would round them to even).
     """
-    return x.mul(255.0).add_(0.5).floor_().clamp_(0, 255).div_(255.0)
+    return x.mul(top).add_(0.5).floor_().clamp_(0, top).div_(top)
 
 
 def tensor_to_uint8(x: torch.Tensor) -> np.ndarray:

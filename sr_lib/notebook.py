@@ -75,19 +75,20 @@ _SAMPLE_NAMES = ["astronaut", "coffee", "chelsea", "rocket"]
 _BENCHMARKS: dict = {}
 
 
-def benchmark_set(name: str, scale: int, data: dict[str, list[Path]]):
+def benchmark_set(name: str, scale: int, data: dict[str, list[Path]], channels: str = "rgb"):
     """The benchmark set ``name`` at ``scale`` as an ``SRDataset``, cached across calls;
     the scikit-image sample images stand in (with a printed notice) when the set is missing,
     so a chapter still runs without data, and says which numbers are not benchmark numbers."""
     from .datasets import SRDataset
 
-    key = (name, scale, tuple(map(str, data.get(name, []))))
+    key = (name, scale, channels, tuple(map(str, data.get(name, []))))
     if key not in _BENCHMARKS:
         if name in data:
-            _BENCHMARKS[key] = SRDataset(data[name], scale)
+            _BENCHMARKS[key] = SRDataset(data[name], scale, channels=channels)
         else:
             print(f"[data] {name} missing: using scikit-image sample images instead")
-            _BENCHMARKS[key] = SRDataset(catalog.sample_images(), scale, names=_SAMPLE_NAMES)
+            _BENCHMARKS[key] = SRDataset(catalog.sample_images(), scale, channels=channels,
+                                         names=_SAMPLE_NAMES)
     return _BENCHMARKS[key]
 
 
