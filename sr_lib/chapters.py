@@ -44,6 +44,28 @@ class VDSRRun(ChapterParams):
     val_every: int = 0
 
 
+@dataclass(frozen=True)
+class ISRResCNetRun(ChapterParams):
+    """Chapter 1: ISRResCNet at x4 (K and FB as in Table III, the ERD at the profile's size),
+    and the EDSR baselines sized to its multiply-adds and to its parameters."""
+
+    features: int = 64
+    blocks: int = 5
+    K: tuple[int, int] = (10, 20)  # (the small K, the main model's K)
+    fb: int = 4
+    iterations: int = 60000
+    batch: int = 4
+    patch: int = 40  # LR patch
+    lr: float = 1e-3
+    ensemble: bool = True  # also score the x8 self-ensemble (ISRResCNet+)
+    init: str = "kaiming"
+    x0: str = "bicubic"
+    extra_seeds: int = 1  # our own extra variants (not in the paper) get this many seeds
+    convention_seeds: tuple[int, ...] = (0, 1)
+    edsr_blocks: int = 16  # the EDSR sized to ISRResCNet's multiply-adds: depth fixed, width fit
+    edsr_small_blocks: int = 4  # the EDSR sized to ISRResCNet's parameters
+
+
 CHAPTERS: dict[str, dict[str, ChapterParams]] = {
     "ch00": {
         # CI: a tiny VDSR, a few hundred iterations, Set5 only
@@ -59,6 +81,24 @@ CHAPTERS: dict[str, dict[str, ChapterParams]] = {
         "paper": VDSRRun(width=64, depth=20, epochs=80, batch=64, patch=21, lr=0.1,
                          optimizer="sgd", scheduler="step", grad_clip=0.4,
                          eval_sets=("Set5", "Set14", "B100"), val_every=2000),
+    },
+    "ch01": {
+        # CI: a tiny ERD, a few dozen iterations, Set5 only
+        "smoke": ISRResCNetRun(train="T91", train_limit=12, features=8, blocks=1, K=(3, 6), fb=1,
+                               iterations=20, batch=4, patch=12, eval_sets=("Set5",),
+                               ensemble=False, init="pytorch", x0="bilinear", seeds=(0, 1),
+                               extra_seeds=2, edsr_blocks=2, edsr_small_blocks=1),
+        # the rendered book: a 32-map, 2-block ERD; K and FB half the paper's; three seeds
+        # (B100 is left out: a K = 10 model takes about 15 CPU-minutes on its 100 images)
+        "book": ISRResCNetRun(features=32, blocks=2, K=(5, 10), fb=2, iterations=300, batch=8,
+                              patch=12, eval_sets=("Set5", "Set14"), init="pytorch",
+                              x0="bilinear", seeds=(0, 1, 2), extra_seeds=3, edsr_blocks=8,
+                              edsr_small_blocks=2),
+        # the paper (DIV2K, 64 maps, 5 blocks, K = 20, FB = 4, 300 epochs of 200 batches of 4
+        # 160x160 HR patches, Adam 1e-3 halved at 100/150/200/250 epochs); see
+        # sr_lib.profiles.paper("isrrescnet") for the released code's side
+        "paper": ISRResCNetRun(train="DIV2K", eval_sets=("Set5", "Set14", "B100", "Urban100"),
+                               extra_seeds=1, convention_seeds=(0, 1)),
     },
 }
 

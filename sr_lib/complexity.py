@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import torch
@@ -159,3 +160,38 @@ def summary(
         "macs": count_macs(model, input_size, output_size),
         "input_size": list(_input_size(model, input_size, output_size)),
     }
+
+
+def per_output_pixel(model: nn.Module, output_size: tuple[int, int] = (48, 48)) -> float:
+    """Multiply-adds per HR output pixel: the measure that compares a network run at LR
+    resolution with one run at HR resolution (or ``K`` times, like an unrolled model)."""
+    return count_macs(model, output_size=output_size) / (output_size[0] * output_size[1])
+
+
+def closest_size(name: str, target: float, measure: str = "macs",
+                 grid: dict[str, Sequence] | None = None, output_size: tuple[int, int] = (48, 48),
+                 **fixed) -> tuple[dict, float]:
+    """The options of registered model ``name`` from ``grid`` (every combination) whose
+    parameters (``measure="params"``) or multiply-adds per output pixel (``"macs"``) come
+    closest to ``target``: a baseline sized to the same budget as the model it is set against.
+    Returns the options and the value they reach."""
+    from itertools import product
+
+    from .models import build
+
+    if measure not in ("macs", "params"):
+        raise SRLibError(f"measure must be 'macs' or 'params', got {measure!r}")
+    if not grid:
+        raise SRLibError("closest_size needs a grid of options to try, e.g. "
+                         "{'n_resblocks': [4, 8, 16], 'n_feats': range(8, 257, 8)}")
+    best: tuple[float, dict, float] | None = None
+    keys = list(grid)
+    for values in product(*(grid[k] for k in keys)):
+        options = dict(zip(keys, values))
+        model = build(name, **fixed, **options)
+        value = (count_params(model) if measure == "params"
+                 else per_output_pixel(model, output_size))
+        gap = abs(value - target) / target
+        if best is None or gap < best[0]:
+            best = (gap, options, value)
+    return best[1], best[2]

@@ -20,7 +20,7 @@ a machine-readable copy in the notebook for ``scripts/provenance.py check``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,16 +139,48 @@ class Chapter:
         """Mean (Y-PSNR, SSIM) per test set of a trained network, memoised by name and seed."""
         return self.scores(model, f"{name}@{seed}", scale, list(sets) if sets else None)
 
+    def add_scores(self, name: str, seed: int, per_image: Sequence[float], scale: int = 2,
+                   set_name: str = "Set5") -> None:
+        """Per-image PSNRs computed elsewhere (an unrolled model's intermediate estimates, say)
+        under ``name`` and ``seed``, so that :meth:`claims` can judge them like any score."""
+        images = [float(v) for v in per_image]
+        key = (f"{name}@{seed}", scale, set_name)
+        self.scores.images[key] = images
+        self.scores.results[key] = (sum(images) / len(images), float("nan"))
+
+    def scored_seeds(self, name: str, scale: int = 2, sets: Sequence[str] | None = None
+                     ) -> list[int]:
+        """The seeds of this chapter with which ``name`` was scored on every one of ``sets``."""
+        wanted = list(sets) if sets else self.scores.sets
+        return [s for s in self.seeds
+                if all((f"{name}@{s}", scale, n) in self.scores.images for n in wanted)]
+
     def claims(self, claims: Sequence, scale: int = 2, sets: Sequence[str] | None = None,
-               budgets: bool = True) -> str:
-        """The claims table over this chapter's seeds, from per-image scores of every scored
-        variant, with each side's recorded budget (unless ``budgets=False``)."""
+               budgets: bool | Mapping[str, stats.Budget] = True) -> str:
+        """The claims table, from per-image scores of every scored variant, paired image by
+        image within each seed that both sides were scored with, and with each side's recorded
+        budget. ``budgets``: False leaves the budget columns out; a mapping adds budgets for
+        sides this chapter did not train (bicubic, a fixed operator: ``Budget(0, 0)``)."""
         claims = [stats.as_claim(c) for c in claims]
-        names = sorted({n for c in claims for n in (c.a, c.b)})
-        scores = {n: [self.scores.per_image(f"{n}@{s}", scale, list(sets) if sets else None)
-                      for s in self.seeds] for n in names}
-        spent = {n: self.budget(n) for n in names if (n, self.seeds[0]) in self.trained}
-        rows = stats.claims_table(claims, scores, spent if budgets else None)
+        sets = list(sets) if sets else None
+        scores, spent, paired = {}, {}, []
+        extra = dict(budgets) if isinstance(budgets, Mapping) else {}
+        for c in claims:
+            both = sorted(set(self.scored_seeds(c.a, scale, sets))
+                          & set(self.scored_seeds(c.b, scale, sets)))
+            if not both:
+                raise SRLibError(f"claim {c.text!r}: {c.a!r} and {c.b!r} share no scored seed; "
+                                 "score both with ch.score(model, name, seed) first")
+            tag = "" if len(both) == len(self.seeds) else f" [seeds {both}]"
+            for side in (c.a, c.b):
+                scores[side + tag] = [self.scores.per_image(f"{side}@{s}", scale, sets)
+                                      for s in both]
+                if side in extra:
+                    spent[side + tag] = extra[side]
+                elif (side, both[0]) in self.trained:
+                    spent[side + tag] = self.budget(side, both[0])
+            paired.append(replace(c, a=c.a + tag, b=c.b + tag))
+        rows = stats.claims_table(paired, scores, spent if budgets is not False else None)
         return markdown_table(rows)
 
     # -- provenance -----------------------------------------------------------------------

@@ -10,8 +10,9 @@ record (plain types, so ``torch.load(weights_only=True)`` reads it):
   changed since the checkpoint was written;
 * ``segments``: one entry per stretch of training (a run, or a resumed continuation of it) with
   its commit, run id, hardware, start date, wall time and the steps it covered;
-* ``steps``, ``samples`` and ``samples_per_scale``: the optimiser steps and the training patches
-  seen, per scale where one network trains on several.
+* ``steps``, ``batches``, ``samples`` and ``samples_per_scale``: the optimiser steps (several
+  a batch under truncated back-propagation), the batches and the training patches seen, per
+  scale where one network trains on several.
 
 :func:`describe` turns a record into the sentence a chapter prints ("trained in this run", or
 which earlier run trained which steps). The run id is ``SRBOOK_RUN`` when set (so the processes
@@ -113,7 +114,7 @@ def settings(config: dict, model: torch.nn.Module, hooks) -> dict:
 def new_record(settings_: dict) -> dict:
     return {"settings": settings_, "settings_digest": digest(settings_),
             "code": code_files(), "code_digest": code_digest(),
-            "steps": 0, "samples": 0, "samples_per_scale": {}, "segments": []}
+            "steps": 0, "batches": 0, "samples": 0, "samples_per_scale": {}, "segments": []}
 
 
 def open_segment(record: dict, hardware: str, step: int) -> dict:
@@ -133,9 +134,11 @@ def close_segment(segment: dict, step: int, seconds: float) -> None:
     segment["last_step"], segment["seconds"] = step, float(seconds)
 
 
-def count_batch(record: dict, batch_size: int, scale) -> None:
-    """One optimiser step on ``batch_size`` patches of ``scale`` (None when unknown)."""
-    record["steps"] += 1
+def count_batch(record: dict, batch_size: int, scale, steps: int = 1) -> None:
+    """One batch of ``batch_size`` patches of ``scale`` (None when unknown), on which the
+    optimiser stepped ``steps`` times (truncated back-propagation steps several times)."""
+    record["steps"] += int(steps)
+    record["batches"] = record.get("batches", 0) + 1
     record["samples"] += batch_size
     if scale is not None:
         key = str(int(scale))
@@ -181,6 +184,10 @@ def describe(record: dict | None, this_run: str | None = None) -> str:
     segs = record["segments"]
     total = sum(s["seconds"] for s in segs)
     budget = f"{record['steps']:,} steps, {record['samples']:,} samples"
+    batches = record.get("batches", record["steps"])
+    if batches != record["steps"]:
+        budget = (f"{record['steps']:,} optimiser steps on {batches:,} batches, "
+                  f"{record['samples']:,} samples")
     if all(s["run"] == this_run for s in segs):
         s = segs[-1]
         return (f"trained in this run ({budget}, {total / 60:.1f} min on {s['hardware']}, "
@@ -189,7 +196,7 @@ def describe(record: dict | None, this_run: str | None = None) -> str:
     for s in segs:
         where = "this run" if s["run"] == this_run else (
             f"run {s['run']} of {_when(s)} (commit {s['commit'] or 'unknown'})")
-        parts.append(f"steps {s['first_step']:,}-{s['last_step']:,} in {where} on "
+        parts.append(f"batches {s['first_step']:,}-{s['last_step']:,} in {where} on "
                      f"{s['hardware']}, {s['seconds'] / 60:.1f} min")
     verb = "resumed from an earlier run" if any(s["run"] == this_run for s in segs) else (
         "loaded from an earlier run, not trained in this one")

@@ -163,16 +163,32 @@ def imresize_adjoint(
 
 
 def operator_norm_sq(
-    in_size: tuple[int, int], scale: float, kernel: str = "cubic", iters: int = 100
+    in_size: tuple[int, int], scale: float, kernel: str = "cubic", exact: bool = True,
+    tol: float = 1e-12, max_iters: int = 100_000,
 ) -> float:
-    """||H^T H||_2 of ``imresize(., scale)`` by power iteration (ISRResCNet's step-size bound)."""
+    """||H^T H||_2 of ``imresize(., scale)``: ISRResCNet's data step 1/alpha majorises the data
+    term only when alpha >= this value.
+
+    ``exact``: ``imresize`` is separable, H = A_rows (x) A_cols, so ||H||_2 is the product of
+    the two axes' largest singular values (:func:`resize_matrix`), at any size. Otherwise power
+    iteration, run until the estimate changes by less than ``tol`` (relative): it approaches the
+    value from below, and for downscaling the top eigenvalues lie close together, so a fixed
+    small number of iterations underestimates it.
+    """
+    if exact:
+        sides = [np.linalg.norm(resize_matrix(n, math.ceil(n * scale), scale, kernel), 2)
+                 for n in in_size]
+        return float((sides[0] * sides[1]) ** 2)
     x = torch.randn(1, 1, *in_size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     value = 0.0
-    for _ in range(iters):
+    for _ in range(max_iters):
         x = x / x.norm()
         x = imresize_adjoint(imresize(x, scale, kernel=kernel), in_size, scale, kernel=kernel)
-        value = float(x.norm())
-    return value
+        previous, value = value, float(x.norm())
+        if abs(value - previous) <= tol * value:
+            return value
+    raise SRLibError(f"power iteration did not settle to {tol:g} in {max_iters} iterations "
+                     f"(last estimate {value:.6g}); use exact=True")
 
 
 def least_norm_solution(

@@ -268,6 +268,7 @@ class Trainer:
         self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and not bf16)
         self.step = 0
+        self.optimizer_steps = 0  # counted in backward_and_step (TBPTT takes several a batch)
         self._ddp_ran = False
         self._prefetch: _Prefetcher | None = None
         self.history = History()
@@ -411,6 +412,7 @@ class Trainer:
             nn.utils.clip_grad_norm_(params, self.config.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.optimizer_steps += 1
 
     def train_step(self, batch: dict) -> torch.Tensor:
         """One optimiser step; returns the loss as a detached device tensor (no host sync)."""
@@ -470,8 +472,10 @@ class Trainer:
                     if self.segment is None:
                         self._open_segment()
                     batch = self.next_batch()
+                    before = self.optimizer_steps
                     loss = self.train_step(batch)
-                    records.count_batch(self.record, c.batch_size, batch.get("scale"))
+                    records.count_batch(self.record, c.batch_size, batch.get("scale"),
+                                        self.optimizer_steps - before)
                     running = loss if running is None else running + loss  # stays on the device
                     count += 1
                     self.step += 1

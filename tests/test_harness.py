@@ -100,3 +100,51 @@ def test_build_follows_the_seed(chapter):
     c = chapter.build("vdsr", seed=1, scale=2, width=4, depth=3)
     assert torch.equal(a.body[0].weight, b.body[0].weight)
     assert not torch.equal(a.body[0].weight, c.body[0].weight)
+
+
+def test_claims_pair_the_seeds_both_sides_have_and_take_untrained_budgets(chapter, data):
+    from sr_lib.stats import Budget
+
+    for seed in chapter.seeds:  # "both" with every seed, "once" with seed 0 only
+        model = vdsr(seed)
+        chapter.train(model, "both", CONFIG, data, seed=seed, quiet=True)
+        chapter.score(model, "both", seed=seed)
+    once = vdsr(0)
+    chapter.train(once, "once", CONFIG, data, seed=0, quiet=True)
+    chapter.score(once, "once", seed=0)
+    bicubic = build("bicubic", scale=2, in_channels=1)
+    for seed in chapter.seeds:
+        chapter.score(bicubic, "bicubic", seed=seed)
+    assert chapter.scored_seeds("once") == [0] and chapter.scored_seeds("both") == [0, 1]
+    table = chapter.claims([("same budget", "once", "both", 1),
+                            Claim("beats bicubic", "both", "bicubic", 1, unequal="untrained")],
+                           budgets={"bicubic": Budget(0, 0)})
+    assert "once [seeds [0]]" not in table  # the claim text is shown, the seeds column says 1
+    lines = table.splitlines()
+    assert "| same budget |" in lines[2] and "| 1 |" in lines[2]
+    assert "| beats bicubic |" in lines[3] and "| 2 |" in lines[3]
+    assert "0 steps, 0 samples" in lines[3]
+    with pytest.raises(SRLibError, match="no budget"):
+        chapter.claims([("no budget", "both", "bicubic", 1)])
+    with pytest.raises(SRLibError, match="share no scored seed"):
+        chapter.claims([("never scored", "both", "missing", 1)])
+
+
+def test_chapter_1_paper_profile_is_the_papers():
+    paper = chapters.params("ch01", "paper")
+    ours = {"features": paper.features, "blocks": paper.blocks, "K": paper.K, "fb": paper.fb,
+            "iters": paper.iterations, "batch": paper.batch, "patch": paper.patch,
+            "lr": paper.lr, "init": paper.init, "x0": paper.x0, "train": paper.train,
+            "eval_sets": list(paper.eval_sets)}
+    from sr_lib import profiles
+
+    theirs = profiles.paper("isrrescnet").params
+    assert ours == {k: theirs[k] for k in ours}
+
+
+def test_scores_computed_elsewhere_can_be_judged(chapter):
+    for seed in chapter.seeds:
+        chapter.add_scores("late", seed, [30.0 + seed, 31.0, 32.0])
+        chapter.add_scores("early", seed, [29.0 + seed, 30.5, 31.0])
+    table = chapter.claims([("later is better", "late", "early", 1)], budgets=False)
+    assert "| later is better | +0.83" in table and "holds" in table

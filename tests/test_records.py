@@ -69,8 +69,9 @@ def test_resume_across_processes_names_both_runs(data, tmp_path, monkeypatch):
     assert [s["run"] for s in rec["segments"]] == ["earlier-run", "this-run"]
     assert rec["steps"] == 6 and not records.trained_here(rec)
     said = records.describe(rec)
-    assert said.startswith("resumed from an earlier run") and "steps 0-4 in run earlier-run" in said
-    assert "steps 4-6 in this run" in said
+    assert said.startswith("resumed from an earlier run")
+    assert "batches 0-4 in run earlier-run" in said
+    assert "batches 4-6 in this run" in said
     # a finished checkpoint loaded by a later run that trains nothing: "not trained in this one"
     monkeypatch.setenv("SRBOOK_RUN", "a-later-run")
     later = Trainer(tiny(), data, cfg(tmp_path / "c.pt", iterations=6))
@@ -126,3 +127,16 @@ def test_differences_name_settings_model_and_hooks():
     assert any(s.startswith("hooks:") for s in said)
     assert records.differences(a, b, config=False)[0].startswith("model")
     assert records.differences(a, a) == []
+
+
+def test_truncated_backpropagation_counts_every_optimiser_step(data, tmp_path):
+    """TBPTT (k1 = 2) steps the optimiser twice per batch of a K = 4 ISRResCNet: a budget of
+    batches would understate its training by half."""
+    from sr_lib.train import TBPTT
+
+    torch.manual_seed(0)
+    model = build("isrrescnet", scale=2, iterations=4, features=4, blocks=1)
+    Trainer(model, data, cfg(tmp_path / "t.pt", iterations=3), hooks=[TBPTT(2, 2)]).fit()
+    rec = torch.load(tmp_path / "t.pt", weights_only=True)["record"]
+    assert (rec["steps"], rec["batches"], rec["samples"]) == (6, 3, 6)
+    assert "6 optimiser steps on 3 batches" in records.describe(rec)

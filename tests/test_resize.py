@@ -79,7 +79,16 @@ def test_operator_norm_of_downscaling(s):
     # ||H^T H||); the normalised, mostly positive taps keep the top eigenvalue at that value.
     x = torch.ones(1, 1, 24, 24, dtype=torch.float64)
     assert float(imresize(x, 1 / s).pow(2).sum() / x.pow(2).sum()) == pytest.approx(1 / s**2)
-    assert operator_norm_sq((24, 24), 1 / s, iters=50) == pytest.approx(1 / s**2, rel=0.01)
+    exact = operator_norm_sq((24, 24), 1 / s)
+    assert exact == pytest.approx(1 / s**2, abs=1e-12)
+    # the separable computation equals the SVD of the whole (576-column) matrix
+    n = 24 * 24
+    whole = imresize(torch.eye(n, dtype=torch.float64).reshape(n, 1, 24, 24), 1 / s)
+    assert float(torch.linalg.matrix_norm(whole.reshape(n, -1), 2) ** 2) == pytest.approx(
+        exact, abs=1e-12)
+    # power iteration approaches it from below; a short run stops visibly short
+    short = operator_norm_sq((24, 24), 1 / s, exact=False, tol=1e-3)
+    assert short <= exact + 1e-12 and short == pytest.approx(exact, rel=0.02)
 
 
 def test_errors():
