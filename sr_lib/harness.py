@@ -20,7 +20,7 @@ a machine-readable copy in the notebook for ``scripts/provenance.py check``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -124,6 +124,20 @@ class Chapter:
         if not quiet:
             print(f"[{name}, seed {seed}] {records.describe(trainer.record)}")
         return history
+
+    def fitter(self, config: TrainConfig | Callable[[str], TrainConfig], data,
+               seed: int = 0, hooks: Sequence = ()) -> Callable[..., None]:
+        """A ``fit`` for the method recipes (:mod:`sr_lib.pruning.recipes`,
+        :func:`sr_lib.importance.ail_finetune`): every phase they run is trained by
+        :meth:`train` under its own name and ``seed``, with ``config`` (or ``config(phase)``,
+        a schedule per phase), the phase's iterations and options, and ``hooks`` added."""
+        def fit(model, name, iterations, phase_hooks=(), phase="train", dataset=None,
+                **options):
+            base = config(phase) if callable(config) else config
+            cfg = replace(base, iterations=int(iterations), **options)
+            self.train(model, name, cfg, dataset if dataset is not None else data,
+                       [*hooks, *phase_hooks], seed=seed)
+        return fit
 
     def budget(self, name: str, seed: int | None = None, model=None) -> stats.Budget:
         """The training budget a result's record states (parameters too, given the model)."""

@@ -209,3 +209,32 @@ class Distillation(Hook):
             target = self.teacher(batch["lr"])
         c = trainer.config
         return self.beta * pixel_loss(out["sr"], target, c.loss, reduction=c.reduction)
+
+
+def ail_finetune(baseline: nn.Module, teacher: nn.Module | None, fit, *, rounds: int,
+                 round_iters: int, init: str = "teacher", distil: float | None = None,
+                 lr_step: int | None = None, seed: int = 0, name: str | None = None,
+                 **importance) -> tuple[nn.Module, AdaptiveImportance]:
+    """AIL's recipe (Algorithm 1): fine-tune a copy of the trained ``baseline`` (left
+    unchanged) for ``rounds`` rounds of ``round_iters`` iterations, the per-pixel importance
+    starting from ``init`` (the teacher's errors, zeros, uniform random, or ``"one"``: every
+    pixel weighted 1, the control with the same rounds) and growing after each round.
+    ``distil``: add Table 2's distillation term with this beta (with ``init="one"``, plain
+    distillation at the same budget). ``lr_step``: the rate decays by 10x this often within
+    each round (the released schedule restarts it every round).
+
+    ``fit(model, name, iterations, hooks, phase="finetune")`` trains, as in
+    :mod:`sr_lib.pruning.recipes`. Returns the student and its importance hook, whose
+    ``student_at(student, t)`` and ``importance_at(...)`` give each round's network and map.
+    """
+    if round_iters < 1:
+        raise SRLibError(f"round_iters must be >= 1, got {round_iters}")
+    if distil is not None and teacher is None:
+        raise SRLibError("distillation needs the teacher network")
+    student = copy.deepcopy(baseline)
+    hook = AdaptiveImportance(teacher if init == "teacher" else None, rounds=rounds, init=init,
+                              lr_step=lr_step, seed=seed, **importance)
+    hooks = [hook] + ([Distillation(teacher, beta=distil)] if distil is not None else [])
+    name = name or ("distil" if distil is not None else f"ail_{init}")
+    fit(student, name, rounds * round_iters, hooks, phase="finetune")
+    return student, hook

@@ -148,3 +148,22 @@ def test_scores_computed_elsewhere_can_be_judged(chapter):
         chapter.add_scores("early", seed, [29.0 + seed, 30.5, 31.0])
     table = chapter.claims([("later is better", "late", "early", 1)], budgets=False)
     assert "| later is better | +0.83" in table and "holds" in table
+
+
+def test_recipes_train_through_the_chapter(chapter, small_images, capsys):
+    from sr_lib.pruning import l1_prune
+
+    rgb = SRDataset(small_images, 2)
+    torch.manual_seed(0)
+    dense = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=8)
+    phases = []
+
+    def schedule(phase):
+        phases.append(phase)
+        return CONFIG
+
+    fit = chapter.fitter(schedule, rgb, seed=1)
+    l1_prune(dense, 0.5, fit, 3, name="l1_0.5")
+    assert phases == ["finetune"] and chapter.checkpoint("l1_0.5", 1).exists()
+    assert chapter.budget("l1_0.5", 1).steps == 3
+    assert "[l1_0.5, seed 1] trained in this run (3 steps, 6 samples" in capsys.readouterr().out

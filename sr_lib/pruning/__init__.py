@@ -9,6 +9,9 @@ DRN prunes the *internal* widths of blocks instead (:mod:`.channels`): :class:`C
 with the :class:`ArchitectureStep` hook picks each layer's width, :func:`greedy_select` picks
 the channels (dual-regression pruning), :func:`select_l1` is the classic baseline and
 :func:`keep_channels` the surgery.
+
+The recipes (:mod:`.recipes`) run these steps in each paper's order on the caller's trainer:
+:func:`srp`, :func:`l1_prune`, :func:`drn_search` and :func:`drn_prune`.
 """
 
 from .channels import (
@@ -22,6 +25,7 @@ from .channels import (
 )
 from .graph import Structure, analyze
 from .greedy import greedy_select
+from .recipes import SRPRun, drn_prune, drn_search, l1_prune, srp, srp_regularise
 from .regularize import GrowingRegularizer, schedule_length
 from .search import FACTORS, ArchitectureStep, ChannelSearch
 from .select import filter_scores, n_pruned, plan_l1, plan_norms, plan_srp, pruned_indices
@@ -32,4 +36,5 @@ __all__ = [
     "internal_pairs", "keep_channels", "kept_width", "select_l1", "uniform_widths", "widths_of",
     "GrowingRegularizer", "Structure", "analyze", "filter_scores", "mask", "n_pruned",
     "plan_l1", "plan_norms", "plan_srp", "prune", "pruned_indices", "schedule_length",
+    "SRPRun", "drn_prune", "drn_search", "l1_prune", "srp", "srp_regularise",
 ]
