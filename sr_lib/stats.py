@@ -14,8 +14,10 @@ Two more things decide whether a verdict means anything (:func:`claims_table`):
 * **Power.** From the spread between seeds, :func:`detectable` gives the smallest difference a
   paired t-test at the 5% level would find four times in five; :func:`seeds_needed` gives how
   many seeds the paper's own difference would need at that spread. A claim whose paper
-  difference is below the detectable one is "not testable at this budget": no outcome of the
-  experiment could support or contradict it.
+  difference is below the detectable one is "not testable at this budget": the experiment
+  could not have resolved a difference that size. Only a difference the seeds do resolve
+  (an interval that excludes zero and a mean at least the detectable one) keeps its verdict,
+  with that note.
 * **Budget.** Each side carries a :class:`Budget` (optimiser steps and samples seen, per scale
   where one network trains on several; parameters and multiply-adds where sizes differ). A
   comparison of unequal training budgets is refused unless the :class:`Claim` declares it
@@ -273,7 +275,11 @@ def claims_table(claims: Sequence[Claim | tuple[str, str, str, int]],
             row["seeds for the paper's difference"] = (
                 "-" if c.paper is None else (str(need) if need else "> 1000"))
             if c.paper is not None and abs(c.paper) < least:
-                status = UNTESTABLE
+                # the paper's difference is below what these seeds detect; a verdict stands
+                # only for a difference the seeds resolve themselves (at least ``least``)
+                resolved = status != NOISE and abs(diff.mean) >= least
+                status = (f"{status} (the paper's own difference is not testable at this "
+                          "budget)" if resolved else UNTESTABLE)
         if budgets is not None:
             missing = [k for k in (c.a, c.b) if k not in budgets]
             if missing:

@@ -143,3 +143,12 @@ def test_budget_from_a_record():
     record = {"steps": 10, "samples": 160, "samples_per_scale": {"2": 80, "4": 80}}
     b = Budget.from_record(record, params=1000)
     assert b.training() == (10, 160, (("2", 80), ("4", 80))) and b.params == 1000
+
+
+def test_a_resolved_difference_keeps_its_verdict_beside_an_untestable_paper_one():
+    from sr_lib.stats import Claim
+
+    scores = {"A": [[30.0, 31.0, 32.0]] * 3, "B": [[38.0 + 0.1 * s, 39.0, 40.0] for s in range(3)]}
+    rows = claims_table([Claim("A beats B by 0.01 dB", "A", "B", +1, paper=0.01)], scores)
+    assert rows[0]["verdict"] == ("contradicted (the paper's own difference is not testable "
+                                  "at this budget)")
