@@ -5,7 +5,8 @@ reader sees it; save a desktop and a phone screenshot of every chapter.
 
 Per page: no raw TeX left (every inline and display formula rendered by MathJax), every image
 loaded with a non-zero size, every table row as wide as its header, no solution output visible
-before a click, no console errors, no absolute file-system path in the text. Needs the
+before a click, no console errors, no absolute file-system path in the text, and every static
+widget's view changes when one of its controls moves. Needs the
 ``playwright`` package and a Chromium (Debian: ``apt-get install chromium``).
 """
 
@@ -49,6 +50,36 @@ CHECKS_JS = r"""
   return out;
 }
 """
+
+
+WIDGETS_JS = r"""
+() => {
+  const out = [];
+  for (const w of document.querySelectorAll('.srbook-widget')) {
+    const visible = () => [...w.querySelectorAll('.srbook-view')]
+      .filter(v => !v.hidden).map(v => v.dataset.key);
+    const before = visible();
+    for (const el of w.querySelectorAll('[data-control]')) {
+      const n = el.tagName === 'SELECT' ? el.options.length : Number(el.max) + 1;
+      if (n < 2) continue;
+      el.value = String((Number(el.value) + 1) % n);
+      el.dispatchEvent(new Event('input'));
+      const after = visible();
+      out.push(before.length === 1 && after.length === 1 && after[0] !== before[0]
+               ? 'ok' : `view did not change (${before} -> ${after})`);
+      break;
+    }
+  }
+  return out;
+}
+"""
+
+
+def check_widgets(page) -> tuple[int, list[str]]:
+    """Move one control of every static widget (sr_lib.widgets) and check that the shown view
+    changes: the page's figures respond with no kernel and no network."""
+    results = page.evaluate(WIDGETS_JS)
+    return results.count("ok"), [f"static widget: {r}" for r in results if r != "ok"]
 
 
 def check_page(page, path: Path) -> list[str]:
@@ -118,6 +149,8 @@ def main() -> int:
             for path in pages:
                 page = context.new_page()
                 problems = check_page(page, path)
+                responsive, widget_problems = check_widgets(page)
+                problems += widget_problems
                 rel = path.relative_to(args.html)
                 if "notebooks" in rel.parts:
                     shoot(page, shots, f"{path.stem}-{name}")
@@ -126,7 +159,8 @@ def main() -> int:
                         failures += 1
                         print(f"{rel}: " + "; ".join(problems))
                     else:
-                        print(f"{rel}: OK")
+                        print(f"{rel}: OK" + (f" ({responsive} static widgets respond)"
+                                              if responsive else ""))
                 page.close()
             context.close()
         browser.close()

@@ -1,5 +1,5 @@
-"""Check the built HTML: every chapter page exists, its Colab button opens the .ipynb, and
-MathJax is served from the book itself."""
+"""Check the built HTML: every chapter page exists, its Colab button opens the .ipynb, it links
+its student edition (download and Colab), and MathJax is served from the book itself."""
 
 import pathlib
 import re
@@ -24,7 +24,16 @@ for nb in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
     links = re.findall(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', text)
     if not links:
         problems.append(f"{page.name}: no Colab launch link")
-    for link in links:
+    student = [link for link in links if "/notebooks/student/" in link]
+    for link in student:
+        if not link.endswith(f"notebooks/student/{nb.name}"):
+            problems.append(f"{page.name}: student-edition link {link} does not open "
+                            f"notebooks/student/{nb.name}")
+    if not student:
+        problems.append(f"{page.name}: no link to the student edition in Colab")
+    if not re.search(rf'href="[^"]*_downloads/[^"]*/{re.escape(nb.name)}"', text):
+        problems.append(f"{page.name}: no download link to the student edition")
+    for link in set(links) - set(student):
         if not link.endswith(f"notebooks/{nb.name}"):
             problems.append(f"{page.name}: Colab link {link} does not open notebooks/{nb.name}")
     if "Traceback (most recent call last)" in text:

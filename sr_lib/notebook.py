@@ -1,5 +1,5 @@
-"""Helpers every chapter notebook uses: the run banner, data with fallbacks, widgets that also
-leave a static figure, and exercise checks."""
+"""Helpers every chapter notebook uses: the run banner, data with fallbacks, widgets that
+respond in the static book too, and exercise checks."""
 
 from __future__ import annotations
 
@@ -18,13 +18,18 @@ from .device import hardware_summary, pick_device
 from .errors import DatasetNotFoundError, SRLibError
 from .records import run_commit, run_id
 
+ACTIVE_PROFILE: str | None = None  # the profile this kernel's chapter runs (widgets use it)
+STATIC_GRID = {"smoke": (2, 4)}  # (values per control, views) of static widgets; else default
+
 
 def resolve_profile(profile: str) -> str:
     """The profile to run: ``SRBOOK_PROFILE_OVERRIDE`` wins (used by the nbval check, which
     re-executes the committed ``book`` notebook quickly); otherwise the notebook parameter."""
+    global ACTIVE_PROFILE
     profile = os.environ.get("SRBOOK_PROFILE_OVERRIDE", profile)
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    ACTIVE_PROFILE = profile
     return profile
 
 
@@ -102,15 +107,28 @@ def in_colab() -> bool:
 
 
 def widget(fn: Callable, **controls) -> None:
-    """Show ``fn`` with interactive controls, after drawing it once at its default arguments.
-
-    The first call leaves a static figure in the saved notebook, so papermill runs and the
-    static HTML book still show the default view; in a live kernel the controls appear below
-    (not when ``SRBOOK_STATIC`` is set, as the book's scripted runs do).
+    """Show ``fn`` with controls: live ipywidgets in Jupyter and Colab; in the book's scripted
+    runs (``SRBOOK_STATIC``), every view over a small grid of control values, stored in one
+    self-contained HTML output whose controls respond in the static page
+    (:func:`sr_lib.widgets.static_widget`; two values per control in the ``smoke`` profile).
     ``controls`` use ipywidgets' abbreviations: ``(min, max, step)`` or a list of options.
     """
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()
                 if p.default is not inspect.Parameter.empty}
+    if os.environ.get("SRBOOK_STATIC") or _non_interactive():
+        # a live widget's output area can keep a headless kernel client waiting, and the
+        # HTML page has no kernel: store the views instead
+        try:
+            from IPython.display import HTML, display
+        except ImportError:
+            fn(**defaults)
+            print("Static view at the default settings; run the notebook for the controls.")
+            return
+        from .widgets import MOST_VIEWS, PER_CONTROL, static_widget
+
+        per_control, most = STATIC_GRID.get(ACTIVE_PROFILE or "", (PER_CONTROL, MOST_VIEWS))
+        display(HTML(static_widget(fn, controls, defaults, per_control, most)))
+        return
     fn(**defaults)
     try:
         import matplotlib.pyplot as plt
@@ -123,11 +141,6 @@ def widget(fn: Callable, **controls) -> None:
         from IPython.display import display
     except ImportError:
         print("(install ipywidgets to get the interactive controls)")
-        return
-    if os.environ.get("SRBOOK_STATIC") or _non_interactive():
-        # Scripted runs (papermill, nbval, the book build) set SRBOOK_STATIC: a live widget's
-        # output area can keep a headless kernel client waiting, and the HTML cannot use it.
-        print("Static view at the default settings; run the notebook for the controls.")
         return
     display(ipywidgets.interactive(fn, **controls))
 
