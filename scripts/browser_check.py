@@ -1,5 +1,5 @@
 """Open the built book in headless Chromium with the network blocked and check every page as a
-reader sees it; save a desktop and a phone screenshot of every chapter.
+reader sees it; save a desktop, a phone and a dark-mode screenshot of every chapter.
 
     python scripts/browser_check.py _build/html [--shots DIR] [--chromium /usr/bin/chromium]
 
@@ -82,6 +82,26 @@ def check_widgets(page) -> tuple[int, list[str]]:
     return results.count("ok"), [f"static widget: {r}" for r in results if r != "ok"]
 
 
+def check_switch(context, path: Path) -> list[str]:
+    """The header's colour-mode switch turns a light page dark, with no console error."""
+    page, errors = context.new_page(), []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(path.as_uri(), wait_until="load")
+    button = page.locator(".theme-switch-button").first
+    if not button.count():
+        page.close()
+        return ["no colour-mode switch in the page header"]
+    themes = []
+    for _ in range(3):
+        button.click()
+        themes.append(page.evaluate("() => document.documentElement.dataset.theme"))
+    page.close()
+    problems = [f"console error after switching modes: {e[:120]}" for e in errors]
+    if "dark" not in themes or "light" not in themes:
+        problems.append(f"the colour-mode switch gave {themes}, not both light and dark")
+    return problems
+
+
 def check_page(page, path: Path) -> list[str]:
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -143,15 +163,33 @@ def main() -> int:
         browser = pw.chromium.launch(executable_path=args.chromium, args=[
             "--disable-background-networking", "--disable-component-update", "--no-first-run",
             "--disable-sync", "--disable-gpu"])
-        for name, viewport in (("desktop", (1400, 1000)), ("phone", (400, 850))):
-            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        for name, viewport, scheme in (("desktop", (1400, 1000), "light"),
+                                       ("phone", (400, 850), "light"),
+                                       ("dark", (1400, 1000), "dark")):
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                          color_scheme=scheme)
             context.route(re.compile(r"^(?!file:).*"), lambda route: route.abort())  # offline
+            if name == "desktop":
+                switch = check_switch(context, args.html / "book" / "intro.html")
+                failures += bool(switch)
+                print("colour-mode switch: " + ("; ".join(switch) or "OK"))
             for path in pages:
                 page = context.new_page()
                 problems = check_page(page, path)
+                rel = path.relative_to(args.html)
+                if name == "dark":  # a dark system setting gives a dark page, without errors
+                    theme = page.evaluate("() => document.documentElement.dataset.theme")
+                    if theme != "dark":
+                        problems.append(f"dark system setting, but the page's theme is {theme}")
+                    if problems:
+                        failures += 1
+                        print(f"{rel} (dark mode): " + "; ".join(problems))
+                    if "notebooks" in rel.parts:
+                        shoot(page, shots, f"{path.stem}-{name}")
+                    page.close()
+                    continue
                 responsive, widget_problems = check_widgets(page)
                 problems += widget_problems
-                rel = path.relative_to(args.html)
                 if "notebooks" in rel.parts:
                     shoot(page, shots, f"{path.stem}-{name}")
                 if name == "desktop":  # content checks once; screenshots for both

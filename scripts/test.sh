@@ -61,4 +61,9 @@ CHROMIUM="$(bash scripts/setup_browser.sh)"
 python scripts/browser_check.py "$WORK/book/_build/html" --chromium "$CHROMIUM" \
   --shots "${SRBOOK_SHOTS:-$ROOT/_build/screenshots}"
 
+step "the book as one PDF and an offline HTML archive (scripts/book_pdf.py)"
+python scripts/book_pdf.py "$WORK/book/_build/html" --out "$WORK/srbook.pdf" \
+  --zip "$WORK/srbook-html.zip" --chromium "$CHROMIUM" \
+  --shots "${SRBOOK_SHOTS:-$ROOT/_build/screenshots}/pdf"
+
 step "all checks passed in $(( SECONDS - start )) s"
