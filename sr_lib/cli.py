@@ -251,6 +251,21 @@ def cmd_convert(args, extra) -> int:
     return 0
 
 
+def cmd_export(args, extra) -> int:
+    from .export import check_onnx, export_onnx
+
+    model = _model(args.model, args.scale, args.weights, _parse_options(extra))
+    data = export_onnx(model, args.output, name=args.model)
+    worst = check_onnx(model, data)
+    print(f"wrote {args.output} ({len(data) / 1e6:.2f} MB, ONNX opset 17, any image size); "
+          f"ONNX Runtime against PyTorch on two random images: max |difference| {worst:.1e}")
+    if worst > 1e-4:
+        print("warning: the exported graph differs from the PyTorch model by more than 1e-4",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_datasets(args, extra) -> int:
     from . import catalog
 
@@ -348,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("output", help="where to write the weights_only-loadable state dict")
     c.set_defaults(func=cmd_convert)
 
+    x = sub.add_parser("export", help="write a model as ONNX (any image size), checked against "
+                       "PyTorch in ONNX Runtime")
+    x.add_argument("output", help="the .onnx file to write")
+    x.add_argument("--model", required=True, help="registered model name, e.g. edsr-baseline")
+    x.add_argument("--scale", type=_scale, required=True)
+    x.add_argument("--weights", help="weights file for a trained model")
+    x.set_defaults(func=cmd_export)
+
     d = sub.add_parser("datasets", help="list the standard datasets and whether they are found")
     d.add_argument("--root")
     d.add_argument("--download", metavar="NAME", help="download and verify a dataset")
@@ -364,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("params", "eval", "upscale", "train"):
+    if extra and args.command not in ("params", "eval", "upscale", "train", "export"):
         parser.error(f"unrecognised arguments: {' '.join(extra)}")
     try:
         return args.func(args, extra)

@@ -134,11 +134,53 @@ def imresize(
     """
     if x.dim() < 2:
         raise SRLibError(f"imresize needs at least a (H, W) tensor, got shape {tuple(x.shape)}")
+    if (size is None and _exporting() and x.dim() == 4 and scale is not None and scale >= 1
+            and float(scale).is_integer()):
+        return upscale_by_convolution(x, int(scale), kernel)  # sizes stay symbolic
     in_hw = (x.shape[-2], x.shape[-1])
     out_hw, scales = _plan(in_hw, scale, size)
     mh, mw = _matrices(in_hw, out_hw, scales, kernel, antialias, x)
     x = x.to(mh.dtype)
     return torch.matmul(torch.matmul(mh, x), mw.transpose(0, 1))
+
+
+def _exporting() -> bool:
+    """Whether the call is being traced for ONNX export (where matrices built for one image
+    size would be frozen into the graph)."""
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+
+
+_PAD = 3  # taps each side of an input pixel that MATLAB's cubic upscaling can reach
+
+
+@lru_cache(maxsize=32)
+def _phase_taps(s: int, kernel: str) -> np.ndarray:
+    """(s, 7) weights: output pixel ``s*j + r`` of an integer upscaling by ``s`` mixes input
+    pixels ``j-3 .. j+3`` with row ``r``; read off :func:`resize_matrix` away from the border."""
+    n = 4 * _PAD + 4
+    mat = resize_matrix(n, n * s, float(s), kernel)
+    j = n // 2
+    return np.stack([mat[s * j + r, j - _PAD:j + _PAD + 1] for r in range(s)])
+
+
+def upscale_by_convolution(x: torch.Tensor, s: int, kernel: str = "cubic") -> torch.Tensor:
+    """``imresize(x, s)`` for an integer factor ``s`` and a (N, C, H, W) tensor, written as
+    symmetric padding, a 1-D convolution with one filter per output phase and an interleave,
+    along each axis: the same numbers, with no matrix tied to the image size, so an exported
+    ONNX graph takes any image size. Inputs need at least 3 pixels a side."""
+    taps = torch.from_numpy(_phase_taps(s, kernel)).to(x.dtype if x.is_floating_point()
+                                                          else torch.float32)
+    weight = taps[:, None, :]  # (s, 1, 7)
+
+    def along_width(t: torch.Tensor) -> torch.Tensor:
+        left, right = t[..., [2, 1, 0]], t[..., [-1, -2, -3]]  # symmetric, as MATLAB mirrors
+        padded = torch.cat([left, t, right], dim=-1)
+        n, c, h = t.shape[0], t.shape[1], t.shape[2]
+        out = torch.nn.functional.conv1d(padded.reshape(-1, 1, padded.shape[-1]), weight)
+        return out.transpose(1, 2).reshape(n, c, h, -1)  # (.., W, s) -> (.., W * s)
+
+    x = x if x.is_floating_point() else x.float()
+    return along_width(along_width(x).transpose(2, 3)).transpose(2, 3)
 
 
 def imresize_adjoint(
