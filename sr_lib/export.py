@@ -6,8 +6,11 @@ Every registered network exports with a symbolic image size (batch, height and w
 graph inputs), so one file serves any image. The bicubic resizing inside pre-upsampling models
 (SRCNN, VDSR, ProSR's skip) is written for the export as padding, convolution and an
 interleave (:func:`sr_lib.resize.upscale_by_convolution`) instead of matrices built for one
-size. :func:`check_onnx` runs the file in ONNX Runtime and compares it with the PyTorch model
-at several sizes. :data:`NOT_EXPORTABLE` names the networks that cannot be exported, and why.
+size, and so are ISRResCNet's exact data step (downscaling H and its adjoint, a transposed
+strided convolution) and its noise estimate's median (a sort, as ONNX has no median).
+:func:`check_onnx` runs the file in ONNX Runtime and compares it with the PyTorch model at
+several sizes. :data:`NOT_EXPORTABLE` would name a network that cannot be exported (none today),
+:data:`SIZE_BOUND` the options that tie one to a single image size.
 """
 
 from __future__ import annotations
@@ -22,13 +25,11 @@ from torch import nn
 
 from .errors import SRLibError
 
-NOT_EXPORTABLE = {
-    "isrrescnet": "its data step applies MATLAB bicubic downscaling H and its adjoint as "
-                  "matrices built for the image's size, and its noise estimate needs "
-                  "aten::median, which has no ONNX operator",
-    "back-projection": "its data step applies MATLAB bicubic downscaling H and its adjoint as "
-                       "matrices built for the image's size",
-}
+NOT_EXPORTABLE: dict[str, str] = {}  # registered networks that cannot export, and why
+# options that tie a network to one image size, and why
+SIZE_BOUND = {("data_step", "released"): "the released code's data step (decimation H and a "
+                                         "corner-aligned cubic H^T) is a pair of matrices built "
+                                         "for one image size; the exact pair exports"}
 OPSET = 17
 
 
@@ -49,6 +50,10 @@ def export_onnx(model: nn.Module, path: str | Path | None = None, channels: int 
     size; writes ``path`` when given and returns the file's bytes."""
     if name in NOT_EXPORTABLE:
         raise SRLibError(f"{name} cannot be exported to ONNX: {NOT_EXPORTABLE[name]}")
+    for (option, value), why in SIZE_BOUND.items():
+        if getattr(model, option, None) == value:
+            raise SRLibError(f"{name or type(model).__name__} with {option}={value!r} cannot be "
+                             f"exported for any image size: {why}")
     model = model.cpu().eval()
     channels = channels or input_channels(model)
     x = torch.rand(1, channels, *sample)

@@ -67,5 +67,11 @@ def estimate_sigma(x: torch.Tensor, wavelet_order: int = 7) -> torch.Tensor:
     mode = "reflect" if rows.shape[-2] > pad else "replicate"
     hh = F.conv2d(F.pad(rows, (0, 0, pad, pad - 1), mode=mode), g.view(1, 1, -1, 1),
                   stride=(2, 1))
-    mad = hh.abs().reshape(n, c, -1).median(dim=-1).values / 0.6745
+    band = hh.abs().reshape(n, c, -1)
+    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+        # ONNX has no median: the lower median (torch's) is the sorted band's middle entry
+        middle = (band.shape[-1] - 1) // 2
+        mad = band.sort(dim=-1).values[..., middle] / 0.6745
+    else:
+        mad = band.median(dim=-1).values / 0.6745
     return mad.mean(dim=1) * 255.0

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .errors import SRLibError
 
@@ -134,9 +135,12 @@ def imresize(
     """
     if x.dim() < 2:
         raise SRLibError(f"imresize needs at least a (H, W) tensor, got shape {tuple(x.shape)}")
-    if (size is None and _exporting() and x.dim() == 4 and scale is not None and scale >= 1
-            and float(scale).is_integer()):
-        return upscale_by_convolution(x, int(scale), kernel)  # sizes stay symbolic
+    if _exporting() and x.dim() == 4 and antialias:  # keep the image size symbolic
+        factor = _integer_factor(x.shape[-2:], scale, size)
+        if factor is not None and factor > 0:
+            return upscale_by_convolution(x, factor, kernel)
+        if factor is not None:
+            return downscale_by_convolution(x, -factor, kernel)
     in_hw = (x.shape[-2], x.shape[-1])
     out_hw, scales = _plan(in_hw, scale, size)
     mh, mw = _matrices(in_hw, out_hw, scales, kernel, antialias, x)
@@ -148,6 +152,20 @@ def _exporting() -> bool:
     """Whether the call is being traced for ONNX export (where matrices built for one image
     size would be frozen into the graph)."""
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+
+
+def _integer_factor(in_hw, scale, size) -> int | None:
+    """+s for an upscaling by a whole factor s, -s for a downscaling by 1/s, else None."""
+    if size is not None:
+        ratios = {int(size[0]) / int(in_hw[0]), int(size[1]) / int(in_hw[1])}
+        scale = ratios.pop() if len(ratios) == 1 else None
+    if scale is None:
+        return None
+    if scale >= 1 and float(scale).is_integer():
+        return int(scale)
+    if scale < 1 and abs(1 / scale - round(1 / scale)) < 1e-9:
+        return -round(1 / scale)
+    return None
 
 
 _PAD = 3  # taps each side of an input pixel that MATLAB's cubic upscaling can reach
@@ -183,6 +201,72 @@ def upscale_by_convolution(x: torch.Tensor, s: int, kernel: str = "cubic") -> to
     return along_width(along_width(x).transpose(2, 3)).transpose(2, 3)
 
 
+@lru_cache(maxsize=32)
+def _down_taps(s: int, kernel: str) -> tuple[np.ndarray, int, int]:
+    """The weights of one output pixel of a downscaling by 1/s (the same for every pixel away
+    from the border) and how far they reach left and right of input pixel ``s*j``."""
+    n = 16 * s
+    mat = resize_matrix(n, n // s, 1 / s, kernel)
+    j = n // s // 2
+    cols = np.nonzero(mat[j])[0]
+    return mat[j, cols[0]:cols[-1] + 1], s * j - int(cols[0]), int(cols[-1]) - s * j
+
+
+def _symmetric(t: torch.Tensor, left: int, right: int) -> torch.Tensor:
+    """Pad the last axis by mirroring with the edge pixel repeated (MATLAB's rule)."""
+    parts = [t[..., list(range(left - 1, -1, -1))]] if left else []
+    parts.append(t)
+    if right:
+        parts.append(t[..., [-k for k in range(1, right + 1)]])
+    return torch.cat(parts, dim=-1)
+
+
+def _per_axis(x: torch.Tensor, along) -> torch.Tensor:
+    """Apply a last-axis operation to the width, then to the height, of (N, C, H, W)."""
+    return along(along(x).transpose(2, 3)).transpose(2, 3)
+
+
+def downscale_by_convolution(x: torch.Tensor, s: int, kernel: str = "cubic") -> torch.Tensor:
+    """``imresize(x, 1/s)`` for a whole factor ``s`` on (N, C, H, W): symmetric padding and a
+    strided 1-D convolution per axis, with no matrix tied to the image size (for export)."""
+    taps, left, right = _down_taps(s, kernel)
+    x = x if x.is_floating_point() else x.float()
+    weight = torch.from_numpy(taps).to(x.dtype)[None, None, :]
+
+    def along_width(t: torch.Tensor) -> torch.Tensor:
+        padded = _symmetric(t, left, right)
+        n, c, h = t.shape[0], t.shape[1], t.shape[2]
+        out = F.conv1d(padded.reshape(-1, 1, padded.shape[-1]), weight, stride=s)
+        return out.reshape(n, c, h, -1)
+
+    return _per_axis(x, along_width)
+
+
+def downscale_adjoint_by_convolution(y: torch.Tensor, s: int, kernel: str = "cubic"
+                                     ) -> torch.Tensor:
+    """The exact adjoint of :func:`downscale_by_convolution` for inputs whose sides are
+    multiples of ``s`` (an ISRResCNet estimate is ``s`` times its LR input): a transposed
+    strided convolution, then the mirrored border folded back onto the pixels it copied."""
+    taps, left, right = _down_taps(s, kernel)
+    weight = torch.from_numpy(taps).to(y.dtype)[None, None, :]
+
+    def along_width(t: torch.Tensor) -> torch.Tensor:
+        n, c, h = t.shape[0], t.shape[1], t.shape[2]
+        p = F.conv_transpose1d(t.reshape(-1, 1, t.shape[-1]), weight, stride=s,
+                               output_padding=s - 1)
+        x = p[..., left:p.shape[-1] - right] if right else p[..., left:]
+        if left:
+            x = torch.cat([x[..., :left] + p[..., list(range(left - 1, -1, -1))],
+                           x[..., left:]], dim=-1)
+        if right:
+            x = torch.cat([x[..., :-right],
+                           x[..., -right:] + p[..., [-k for k in range(1, right + 1)]]],
+                          dim=-1)
+        return x.reshape(n, c, h, -1)
+
+    return _per_axis(y, along_width)
+
+
 def imresize_adjoint(
     y: torch.Tensor,
     in_size: tuple[int, int],
@@ -195,6 +279,10 @@ def imresize_adjoint(
     For all x, y: ``<imresize(x), y> == <x, imresize_adjoint(y, x.shape[-2:])>``.
     """
     in_hw = (int(in_size[0]), int(in_size[1]))
+    if _exporting() and y.dim() == 4 and antialias:
+        factor = _integer_factor(in_hw, scale, None if scale is not None else y.shape[-2:])
+        if factor is not None and factor < 0 and in_hw[0] % -factor == in_hw[1] % -factor == 0:
+            return downscale_adjoint_by_convolution(y, -factor, kernel)
     out_hw, scales = _plan(in_hw, scale, None if scale is not None else tuple(y.shape[-2:]))
     if tuple(y.shape[-2:]) != out_hw:
         raise SRLibError(

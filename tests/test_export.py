@@ -20,7 +20,9 @@ SMALL = {"edsr": dict(n_resblocks=2, n_feats=16), "edsr-baseline": dict(n_resblo
          "vdsr": dict(depth=4, width=8), "srcnn": {},
          **{n: dict(features=8, growth=4, dcus=(1, 1, 1), layers=2, max_features=16)
             for n in ("prosr", "prosr-s", "prosr-l")},
-         "prosr-pre": dict(features=8, growth=4, dcus=1, layers=2)}
+         "prosr-pre": dict(features=8, growth=4, dcus=1, layers=2),
+         "isrrescnet": dict(iterations=2, features=8, blocks=1, feedback=1),
+         "back-projection": dict(iterations=2)}
 
 
 def real_image(channels):
@@ -71,11 +73,29 @@ def test_pruned_networks_export():
         assert check_onnx(model, export_onnx(model)) < 1e-5
 
 
-def test_the_networks_that_cannot_export_say_why():
-    for name, why in NOT_EXPORTABLE.items():
-        assert name in names() and "MATLAB bicubic downscaling" in why
-        with pytest.raises(SRLibError, match=f"{name} cannot be exported to ONNX: its data step"):
-            export_onnx(build(name, scale=2, iterations=1), name=name)
+def test_an_option_bound_to_one_image_size_is_refused_with_the_reason():
+    assert not NOT_EXPORTABLE  # every registered network exports
+    model = build("isrrescnet", scale=2, iterations=1, features=4, blocks=1,
+                  data_step="released")
+    with pytest.raises(SRLibError, match="data_step='released' cannot be exported for any "
+                                         "image size: the released code's data step"):
+        export_onnx(model, name="isrrescnet")
+
+
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_downscaling_and_its_adjoint_by_convolution_are_imresize_and_its_adjoint(s):
+    from sr_lib.resize import (
+        downscale_adjoint_by_convolution,
+        downscale_by_convolution,
+        imresize_adjoint,
+    )
+
+    for hw in ((24, 12), (12, 36)):
+        x = torch.rand(2, 3, *hw, dtype=torch.float64)
+        y = torch.rand(2, 3, hw[0] // s, hw[1] // s, dtype=torch.float64)
+        assert torch.allclose(downscale_by_convolution(x, s), imresize(x, 1 / s), atol=1e-12)
+        assert torch.allclose(downscale_adjoint_by_convolution(y, s),
+                              imresize_adjoint(y, hw, 1 / s), atol=1e-12)
 
 
 @pytest.mark.parametrize("s", [2, 3, 4, 8])
