@@ -69,10 +69,9 @@ def print_page(context, path: Path, out: Path) -> None:
     page.add_style_tag(content=PRINT_CSS)
     page.emulate_media(media="print")
     page.pdf(path=str(out), format="A4", print_background=True,
-             margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"},
-             display_header_footer=True, header_template="<span></span>",
-             footer_template='<div style="font-size:8px;width:100%;text-align:center">'
-                             '<span class="pageNumber"></span></div>')
+             margin={"top": "15mm", "bottom": "15mm", "left": "15mm", "right": "15mm"})
+    # no printed page numbers: each page is printed on its own, so they would restart per
+    # chapter; the contents give the PDF's own page numbers, which every viewer shows
     page.close()
 
 
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     at = len(writer.pages)
     for i, ((title, _), n) in enumerate(zip(pages, counts)):
         writer.append(str(work / f"{i:03d}.pdf"))
-        writer.add_outline_item(title, at)
+        writer.add_outline_item(title=title, page_number=at)
         at += n
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "wb") as f:
