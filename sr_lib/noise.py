@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .resize import exporting
+
 
 @lru_cache(maxsize=16)
 def daubechies(n: int) -> np.ndarray:
@@ -68,7 +70,7 @@ def estimate_sigma(x: torch.Tensor, wavelet_order: int = 7) -> torch.Tensor:
     hh = F.conv2d(F.pad(rows, (0, 0, pad, pad - 1), mode=mode), g.view(1, 1, -1, 1),
                   stride=(2, 1))
     band = hh.abs().reshape(n, c, -1)
-    if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+    if exporting():
         # ONNX has no median: the lower median (torch's) is the sorted band's middle entry
         middle = (band.shape[-1] - 1) // 2
         mad = band.sort(dim=-1).values[..., middle] / 0.6745

@@ -135,7 +135,7 @@ def imresize(
     """
     if x.dim() < 2:
         raise SRLibError(f"imresize needs at least a (H, W) tensor, got shape {tuple(x.shape)}")
-    if _exporting() and x.dim() == 4 and antialias:  # keep the image size symbolic
+    if exporting() and x.dim() == 4 and antialias:  # keep the image size symbolic
         factor = _integer_factor(x.shape[-2:], scale, size)
         if factor is not None and factor > 0:
             return upscale_by_convolution(x, factor, kernel)
@@ -148,7 +148,7 @@ def imresize(
     return torch.matmul(torch.matmul(mh, x), mw.transpose(0, 1))
 
 
-def _exporting() -> bool:
+def exporting() -> bool:
     """Whether the call is being traced for ONNX export (where matrices built for one image
     size would be frozen into the graph)."""
     return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
@@ -279,7 +279,7 @@ def imresize_adjoint(
     For all x, y: ``<imresize(x), y> == <x, imresize_adjoint(y, x.shape[-2:])>``.
     """
     in_hw = (int(in_size[0]), int(in_size[1]))
-    if _exporting() and y.dim() == 4 and antialias:
+    if exporting() and y.dim() == 4 and antialias:
         factor = _integer_factor(in_hw, scale, None if scale is not None else y.shape[-2:])
         if factor is not None and factor < 0 and in_hw[0] % -factor == in_hw[1] % -factor == 0:
             return downscale_adjoint_by_convolution(y, -factor, kernel)
