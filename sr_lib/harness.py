@@ -157,10 +157,7 @@ class Chapter:
                    set_name: str = "Set5") -> None:
         """Per-image PSNRs computed elsewhere (an unrolled model's intermediate estimates, say)
         under ``name`` and ``seed``, so that :meth:`claims` can judge them like any score."""
-        images = [float(v) for v in per_image]
-        key = (f"{name}@{seed}", scale, set_name)
-        self.scores.images[key] = images
-        self.scores.results[key] = (sum(images) / len(images), float("nan"))
+        self.scores.add(f"{name}@{seed}", scale, set_name, per_image)
 
     def scored_seeds(self, name: str, scale: int = 2, sets: Sequence[str] | None = None
                      ) -> list[int]:

@@ -222,6 +222,12 @@ class Scoreboard:
             out[name] = self.results[key, scale, name]
         return out
 
+    def add(self, key: str, scale: int, set_name: str, per_image) -> None:
+        """Per-image PSNRs computed elsewhere, kept under ``key`` like a scored network's."""
+        images = [float(v) for v in per_image]
+        self.images[key, scale, set_name] = images
+        self.results[key, scale, set_name] = (sum(images) / len(images), float("nan"))
+
     def per_image(self, key: str, scale: int = 2, sets: list[str] | None = None) -> list[float]:
         """The per-image PSNRs behind a scored key, concatenated over ``sets`` in order: the
         paired samples :func:`sr_lib.stats.compare` needs. The key must have been scored."""
