@@ -33,6 +33,47 @@ SIZE_BOUND = {("data_step", "released"): "the released code's data step (decimat
 OPSET = 17
 
 
+class OnRGB(nn.Module):
+    """An RGB-in, RGB-out view of a network, for a deployment that hands it a photograph.
+
+    A one-channel network (VDSR, the AIL students) sees the BT.601 Y of the input, and the
+    chroma is upscaled by MATLAB bicubic, the literature's convention; a three-channel network
+    runs as it is. The output is clamped to [0, 1], what any image file can hold. The colour
+    conversions are 1x1 convolutions so that every ONNX runtime (the browser's too) runs them.
+    """
+
+    def __init__(self, model: nn.Module, scale: int) -> None:
+        super().__init__()
+        from .color import _OFFSET, _RGB2YCBCR
+
+        self.model, self.scale = model, int(scale)
+        self.in_channels = 3  # what export_onnx and check_onnx feed it
+        self.inner_channels = input_channels(model)
+        if self.inner_channels not in (1, 3):
+            raise SRLibError(f"OnRGB wraps networks of 1 (Y) or 3 (RGB) channels, not "
+                             f"{self.inner_channels}")
+        forward = (_RGB2YCBCR / 255.0).float()
+        offset = (_OFFSET / 255.0).float()
+        self.register_buffer("to_ycbcr", forward[:, :, None, None])
+        self.register_buffer("offset", offset)
+        self.register_buffer("to_rgb", torch.linalg.inv(forward.double()).float()[:, :, None,
+                                                                                   None])
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        from .resize import imresize
+
+        if self.inner_channels == 3:
+            return self.model(rgb).clamp(0, 1)
+        ycbcr = F.conv2d(rgb, self.to_ycbcr, self.offset)
+        y = self.model(ycbcr[:, :1])
+        chroma = imresize(ycbcr[:, 1:], self.scale)
+        out = F.conv2d(torch.cat([y, chroma], 1) - self.offset[None, :, None, None],
+                       self.to_rgb)
+        return out.clamp(0, 1)
+
+
 def input_channels(model: nn.Module) -> int:
     """The channels a network takes: its ``in_channels``, else its first convolution's."""
     if isinstance(getattr(model, "in_channels", None), int):

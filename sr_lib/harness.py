@@ -147,6 +147,30 @@ class Chapter:
         params = None if model is None else sum(p.numel() for p in model.parameters())
         return stats.Budget.from_record(self.trained[name, seed], params=params)
 
+    def publish(self, model: torch.nn.Module, name: str, seed: int = 0,
+                build: Mapping | None = None) -> Path:
+        """Keep a network trained in this run for use outside the notebook (the book's
+        in-browser page): its weights, how to build it (``build``: the registered name and
+        options) and its training record. A ``book`` run from the repository writes to the
+        repository's ``book/web/``, where the page's set-up finds it; any other run, to
+        ``runs/<chapter>_<profile>/published/``. Read it back with :func:`load_published`."""
+        from .weights import save_weights
+
+        if (name, seed) not in self.trained:
+            raise SRLibError(f"{name!r} (seed {seed}) was not trained in this chapter run; "
+                             "publish only what ch.train trained here")
+        if not build or "name" not in build:
+            raise SRLibError("publish needs build={'name': <registered model>, **options} so "
+                             "that the weights can be rebuilt")
+        web = Path.cwd().parent / "book" / "web"
+        folder = web if self.profile == "book" and web.is_dir() else self.root / "published"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.key}_{name}.pt"
+        save_weights(model, path, build=dict(build), chapter=self.key, profile=self.profile,
+                     seed=seed, record=self.trained[name, seed])
+        print(f"[publish] {name}, seed {seed}: {path}")
+        return path
+
     # -- scores and claims ----------------------------------------------------------------
     def score(self, model: torch.nn.Module, name: str, seed: int = 0, scale: int = 2,
               sets: Sequence[str] | None = None) -> dict[str, tuple[float, float]]:
@@ -214,3 +238,17 @@ class Chapter:
             print(text)
             print(json.dumps(payload))
         return text
+
+
+def load_published(path: str | Path) -> tuple[torch.nn.Module, dict]:
+    """A network kept by :meth:`Chapter.publish`, rebuilt and loaded, and its metadata."""
+    from .models import build
+    from .weights import load_weights
+
+    meta = torch.load(path, map_location="cpu", weights_only=True).get("meta", {})
+    if "build" not in meta:
+        raise SRLibError(f"{path} was not written by Chapter.publish (no 'build' entry)")
+    options = dict(meta["build"])
+    model = build(options.pop("name"), **options)
+    load_weights(model, path)
+    return model.eval(), meta

@@ -113,3 +113,27 @@ def test_cli_export(tmp_path, capsys):
                  "--width", "4"]) == 0
     said = capsys.readouterr().out
     assert out.exists() and "ONNX Runtime against PyTorch" in said and "any image size" in said
+
+
+def test_on_rgb_is_the_y_convention_and_exports():
+    """A Y network on a photograph: Y through the network, chroma by MATLAB bicubic, clamped;
+    the wrapper's 1x1-convolution colour maps equal sr_lib.color's, and it exports."""
+    from sr_lib.color import rgb_to_ycbcr, ycbcr_to_rgb
+    from sr_lib.export import OnRGB
+
+    torch.manual_seed(0)
+    net = small("vdsr", 2).eval()
+    x = real_image(3)
+    with torch.no_grad():
+        ycc = rgb_to_ycbcr(x)
+        want = ycbcr_to_rgb(torch.cat([net(ycc[:, :1]), imresize(ycc[:, 1:], 2)], 1))
+        got = OnRGB(net, 2)(x)
+    assert got.shape == (1, 3, 48, 40)
+    assert torch.allclose(got, want.clamp(0, 1), atol=1e-5)
+    wrapped = OnRGB(net, 2)
+    assert check_onnx(wrapped, export_onnx(wrapped), inputs=[x]) < 1e-5
+    rgb_net = small("edsr-baseline", 2).eval()
+    with torch.no_grad():
+        assert torch.equal(OnRGB(rgb_net, 2)(x), rgb_net(x).clamp(0, 1))
+    with pytest.raises(SRLibError, match="1 \\(Y\\) or 3"):
+        OnRGB(torch.nn.Conv2d(2, 2, 3), 2)

@@ -167,3 +167,22 @@ def test_recipes_train_through_the_chapter(chapter, small_images, capsys):
     assert phases == ["finetune"] and chapter.checkpoint("l1_0.5", 1).exists()
     assert chapter.budget("l1_0.5", 1).steps == 3
     assert "[l1_0.5, seed 1] trained in this run (3 steps, 6 samples" in capsys.readouterr().out
+
+
+def test_a_published_network_comes_back_with_its_record(chapter, data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no book/web beside it: the run's own folder
+    model = vdsr()
+    with pytest.raises(SRLibError, match="not trained in this chapter run"):
+        chapter.publish(model, "net", build=dict(name="vdsr", scale=2, width=4, depth=3))
+    chapter.train(model, "net", CONFIG, data)
+    with pytest.raises(SRLibError, match="build="):
+        chapter.publish(model, "net")
+    path = chapter.publish(model, "net", build=dict(name="vdsr", scale=2, width=4, depth=3))
+    assert path == chapter.root / "published" / "ch00_net.pt"
+    from sr_lib.harness import load_published
+
+    again, meta = load_published(path)
+    x = torch.rand(1, 1, 9, 7)
+    with torch.no_grad():
+        assert torch.equal(again(x), model.eval()(x))
+    assert meta["record"]["steps"] == 4 and meta["chapter"] == "ch00"
