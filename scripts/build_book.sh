@@ -28,6 +28,7 @@ if [ -n "$PROFILE" ]; then
 fi
 python scripts/check_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 python scripts/provenance.py check notebooks/[0-9][0-9]_*.ipynb
+python scripts/web_models.py  # the networks of the in-browser page (book/upscale.md)
 jupyter-book build . -W -n --keep-going -q
 python scripts/check_book.py _build/html
 echo

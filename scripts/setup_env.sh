@@ -27,6 +27,9 @@ fi
 # MathJax for the book's pages, served from the book itself (no CDN at view time)
 bash "$ROOT/scripts/fetch_mathjax.sh" || echo "[setup] warning: MathJax could not be installed;" \
   "the built book will show raw TeX offline (scripts/check_book.py reports it)" >&2
+# ONNX Runtime Web for the in-browser page (book/upscale.md), served from the book itself
+bash "$ROOT/scripts/fetch_ortweb.sh" || echo "[setup] warning: ONNX Runtime Web could not be" \
+  "installed; the book's upscaling page will say that it cannot run" >&2
 # The real benchmark sets and the authors' released weights live beside the checkout when
 # available (never committed).
 if [ -z "${SR_DATA:-}" ] && [ -d "$ROOT/../shared/data/Set5" ]; then

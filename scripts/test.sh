@@ -51,6 +51,7 @@ python scripts/check_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 python scripts/provenance.py check notebooks/[0-9][0-9]_*.ipynb
 
 step "book build (warnings are errors) and its Colab links"
+python scripts/web_models.py   # the in-browser page's networks and samples (_vendor/srweb)
 jupyter-book build . --path-output "$WORK/book" -W -n --keep-going -q
 python scripts/check_book.py "$WORK/book/_build/html"
 
@@ -59,6 +60,10 @@ step "the built book in a real browser (headless Chromium, network blocked)"
 # to install otherwise. Screenshots of every chapter (desktop and phone) go to the printed folder.
 CHROMIUM="$(bash scripts/setup_browser.sh)"
 python scripts/browser_check.py "$WORK/book/_build/html" --chromium "$CHROMIUM" \
+  --shots "${SRBOOK_SHOTS:-$ROOT/_build/screenshots}"
+
+step "the in-browser upscaling page: upload, every network, browser output vs PyTorch"
+python scripts/browser_upscale.py "$WORK/book/_build/html" --chromium "$CHROMIUM" \
   --shots "${SRBOOK_SHOTS:-$ROOT/_build/screenshots}"
 
 step "the book as one PDF and an offline HTML archive (scripts/book_pdf.py)"

@@ -252,9 +252,11 @@ def cmd_convert(args, extra) -> int:
 
 
 def cmd_export(args, extra) -> int:
-    from .export import check_onnx, export_onnx
+    from .export import OnRGB, check_onnx, export_onnx
 
     model = _model(args.model, args.scale, args.weights, _parse_options(extra))
+    if args.rgb:
+        model = OnRGB(model.eval(), args.scale)
     data = export_onnx(model, args.output, name=args.model)
     worst = check_onnx(model, data)
     print(f"wrote {args.output} ({len(data) / 1e6:.2f} MB, ONNX opset 17, any image size); "
@@ -369,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--model", required=True, help="registered model name, e.g. edsr-baseline")
     x.add_argument("--scale", type=_scale, required=True)
     x.add_argument("--weights", help="weights file for a trained model")
+    x.add_argument("--rgb", action="store_true",
+                   help="RGB in and out, clamped (a Y network sees BT.601 Y; the chroma is "
+                        "upscaled by MATLAB bicubic): what an application hands a photograph")
     x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("datasets", help="list the standard datasets and whether they are found")

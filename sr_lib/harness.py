@@ -168,7 +168,8 @@ class Chapter:
         path = folder / f"{self.key}_{name}.pt"
         save_weights(model, path, build=dict(build), chapter=self.key, profile=self.profile,
                      seed=seed, record=self.trained[name, seed])
-        print(f"[publish] {name}, seed {seed}: {path}")
+        where = path.relative_to(web.parent.parent) if folder == web else path
+        print(f"[publish] {name}, seed {seed}: {where}")
         return path
 
     # -- scores and claims ----------------------------------------------------------------
@@ -195,7 +196,14 @@ class Chapter:
         """The claims table, from per-image scores of every scored variant, paired image by
         image within each seed that both sides were scored with, and with each side's recorded
         budget. ``budgets``: False leaves the budget columns out; a mapping adds budgets for
-        sides this chapter did not train (bicubic, a fixed operator: ``Budget(0, 0)``)."""
+        sides this chapter did not train (bicubic, a fixed operator: ``Budget(0, 0)``) or
+        replaces a side's recorded one (one scale's share of a multi-scale network)."""
+        return markdown_table(self.claim_rows(claims, scale, sets, budgets))
+
+    def claim_rows(self, claims: Sequence, scale: int = 2, sets: Sequence[str] | None = None,
+                   budgets: bool | Mapping[str, stats.Budget] = True) -> list[dict]:
+        """The rows of :meth:`claims`, so that claims judged at several scales or on several
+        sets can share one table (each row's claim text should say which)."""
         claims = [stats.as_claim(c) for c in claims]
         sets = list(sets) if sets else None
         scores, spent, paired = {}, {}, []
@@ -215,8 +223,7 @@ class Chapter:
                 elif (side, both[0]) in self.trained:
                     spent[side + tag] = self.budget(side, both[0])
             paired.append(replace(c, a=c.a + tag, b=c.b + tag))
-        rows = stats.claims_table(paired, scores, spent if budgets is not False else None)
-        return markdown_table(rows)
+        return stats.claims_table(paired, scores, spent if budgets is not False else None)
 
     # -- provenance -----------------------------------------------------------------------
     def provenance(self) -> str:

@@ -113,6 +113,11 @@ def test_cli_export(tmp_path, capsys):
                  "--width", "4"]) == 0
     said = capsys.readouterr().out
     assert out.exists() and "ONNX Runtime against PyTorch" in said and "any image size" in said
+    rgb = tmp_path / "vdsr_rgb.onnx"
+    assert main(["export", str(rgb), "--model", "vdsr", "--scale", "2", "--depth", "3",
+                 "--width", "4", "--rgb"]) == 0
+    session = ort.InferenceSession(str(rgb), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[1] == 3  # a photograph in, a photograph out
 
 
 def test_on_rgb_is_the_y_convention_and_exports():

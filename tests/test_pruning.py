@@ -12,6 +12,7 @@ from sr_lib.pruning import (
     analyze,
     filter_scores,
     mask,
+    n_kept,
     n_pruned,
     plan_l1,
     plan_norms,
@@ -40,6 +41,23 @@ def test_ratio_convention_is_ceil():
     assert n_pruned(4, 0.99) == 3
     with pytest.raises(SRLibError):
         n_pruned(10, 1.0)
+
+
+def test_kept_widths_round_to_a_multiple_the_hardware_likes():
+    # 32 maps at Table 1's ratios keep 29, 23, 16, 10, 4 (ceil convention); rounded to 8
+    assert [n_kept(32, r) for r in (0.1, 0.3, 0.5, 0.7, 0.9)] == [28, 22, 16, 9, 3]
+    assert [n_kept(32, r, 8) for r in (0.1, 0.3, 0.5, 0.7, 0.9)] == [24, 24, 16, 8, 8]
+    assert [n_kept(32, r, 4) for r in (0.1, 0.3, 0.5, 0.7, 0.9)] == [28, 20, 16, 8, 4]
+    assert n_kept(32, 0.7, 16) == 16 and n_kept(6, 0.5, 8) == 6  # never wider than the layer
+    with pytest.raises(SRLibError, match="positive"):
+        n_kept(32, 0.5, 0)
+    model = build("edsr-baseline", scale=2, n_resblocks=2, n_feats=32)
+    structure = analyze(model)
+    for plan in (plan_srp(model, structure, 0.7, multiple=8),
+                 plan_l1(model, structure, 0.7, multiple=8)):
+        assert {len(kept) for kept in plan.values()} == {8}
+        cut = prune(model, structure, plan)
+        assert cut(torch.rand(1, 3, 8, 8)).shape == (1, 3, 16, 16)
 
 
 def test_groups_of_edsr_and_nested_rcan():

@@ -28,13 +28,13 @@ from .greedy import greedy_select
 from .recipes import SRPRun, drn_prune, drn_search, l1_prune, srp, srp_regularise
 from .regularize import GrowingRegularizer, schedule_length
 from .search import FACTORS, ArchitectureStep, ChannelSearch
-from .select import filter_scores, n_pruned, plan_l1, plan_norms, plan_srp, pruned_indices
+from .select import filter_scores, n_kept, n_pruned, plan_l1, plan_norms, plan_srp, pruned_indices
 from .surgery import mask, prune
 
 __all__ = [
     "FACTORS", "ArchitectureStep", "ChannelPair", "ChannelSearch", "greedy_select",
     "internal_pairs", "keep_channels", "kept_width", "select_l1", "uniform_widths", "widths_of",
-    "GrowingRegularizer", "Structure", "analyze", "filter_scores", "mask", "n_pruned",
+    "GrowingRegularizer", "Structure", "analyze", "filter_scores", "mask", "n_kept", "n_pruned",
     "plan_l1", "plan_norms", "plan_srp", "prune", "pruned_indices", "schedule_length",
     "SRPRun", "drn_prune", "drn_search", "l1_prune", "srp", "srp_regularise",
 ]

@@ -50,14 +50,15 @@ class SRPRun:
 def srp_regularise(dense: nn.Module, ratio: float, fit: Fit, *, delta: float, interval: int,
                    ceiling: float, stabilize: int, seed: int = 0,
                    structure: Structure | None = None, record_every: int = 0,
-                   bias_factor: float = 1.0, name: str = "srp_reg"
+                   bias_factor: float = 1.0, name: str = "srp_reg", multiple: int = 1
                    ) -> tuple[nn.Module, Plan, GrowingRegularizer]:
     """SRP's first two steps on a copy of ``dense``: the plan (random shared filters in the
-    constrained layers, largest-L1 elsewhere; ``seed`` draws them) and the regularisation
-    phase, as long as the penalty's schedule (:func:`schedule_length`)."""
+    constrained layers, largest-L1 elsewhere; ``seed`` draws them; kept widths rounded to a
+    ``multiple``) and the regularisation phase, as long as the penalty's schedule
+    (:func:`schedule_length`)."""
     structure = structure or analyze(dense)
     model = copy.deepcopy(dense)
-    plan = plan_srp(model, structure, ratio, seed=seed)
+    plan = plan_srp(model, structure, ratio, seed=seed, multiple=multiple)
     reg = GrowingRegularizer(model, plan, delta, interval, ceiling, stabilize,
                              record_every=record_every, bias_factor=bias_factor)
     fit(model, name, schedule_length(delta, interval, ceiling, stabilize), [reg],
@@ -68,26 +69,29 @@ def srp_regularise(dense: nn.Module, ratio: float, fit: Fit, *, delta: float, in
 def srp(dense: nn.Module, ratio: float, fit: Fit, *, delta: float, interval: int,
         ceiling: float, stabilize: int, finetune: int, seed: int = 0,
         structure: Structure | None = None, record_every: int = 0, bias_factor: float = 1.0,
-        name: str = "srp") -> SRPRun:
+        name: str = "srp", multiple: int = 1) -> SRPRun:
     """Structure-regularised pruning of ``dense`` (left unchanged) at ``ratio``: plan,
-    regularise, cut, then fine-tune the cut network for ``finetune`` iterations."""
+    regularise, cut, then fine-tune the cut network for ``finetune`` iterations (``multiple``:
+    kept widths rounded to a multiple of it, :func:`~sr_lib.pruning.select.n_kept`)."""
     structure = structure or analyze(dense)
     model, plan, reg = srp_regularise(dense, ratio, fit, delta=delta, interval=interval,
                                       ceiling=ceiling, stabilize=stabilize, seed=seed,
                                       structure=structure, record_every=record_every,
-                                      bias_factor=bias_factor, name=f"{name}_reg")
+                                      bias_factor=bias_factor, name=f"{name}_reg",
+                                      multiple=multiple)
     cut = prune(model, structure, plan)
     fit(cut, name, finetune, [], phase="finetune")
     return SRPRun(plan, reg, model, cut)
 
 
 def l1_prune(dense: nn.Module, ratio: float, fit: Fit, finetune: int,
-             structure: Structure | None = None, name: str = "l1") -> nn.Module:
+             structure: Structure | None = None, name: str = "l1", multiple: int = 1
+             ) -> nn.Module:
     """The L1-norm baseline: every layer keeps its own largest-L1 filters (the residual stream
     takes the head's), cut at once, then fine-tuned for ``finetune`` iterations (give it SRP's
     regularisation plus fine-tuning for an equal budget)."""
     structure = structure or analyze(dense)
-    cut = prune(dense, structure, plan_l1(dense, structure, ratio))
+    cut = prune(dense, structure, plan_l1(dense, structure, ratio, multiple))
     fit(cut, name, finetune, [], phase="finetune")
     return cut
 

@@ -25,43 +25,59 @@ def n_pruned(n: int, ratio: float) -> int:
     return min(math.ceil(ratio * n - 1e-9), n - 1)
 
 
+def n_kept(n: int, ratio: float, multiple: int = 1) -> int:
+    """Filters kept of ``n`` at ``ratio``; with ``multiple`` > 1 the count is rounded to the
+    nearest multiple (a tie goes to the smaller width), within [``multiple``, ``n``]. A CPU's or
+    GPU's vector units work on 4, 8 or 16 channels at a time, so a width of 9 can cost as much
+    as one of 16 (see the benchmarks page): the rounded width is the one worth shipping."""
+    keep = n - n_pruned(n, ratio)
+    if multiple < 1:
+        raise SRLibError(f"multiple must be a positive integer, got {multiple}")
+    if multiple > 1:
+        keep = math.ceil(keep / multiple - 0.5) * multiple
+        keep = min(max(keep, min(multiple, n)), n)
+    return keep
+
+
 def filter_scores(conv: nn.Conv2d) -> torch.Tensor:
     """Mean |w| of each output filter."""
     return conv.weight.detach().abs().flatten(1).mean(dim=1)
 
 
-def _keep_largest(conv: nn.Conv2d, ratio: float) -> torch.Tensor:
+def _keep_largest(conv: nn.Conv2d, ratio: float, multiple: int = 1) -> torch.Tensor:
     """Sorted indices of the filters with the largest L1 scores after pruning ``ratio``."""
-    keep = conv.out_channels - n_pruned(conv.out_channels, ratio)
+    keep = n_kept(conv.out_channels, ratio, multiple)
     return torch.sort(torch.topk(filter_scores(conv), keep).indices).values
 
 
-def plan_srp(model: nn.Module, structure: Structure, ratio: float, seed: int = 0) -> Plan:
+def plan_srp(model: nn.Module, structure: Structure, ratio: float, seed: int = 0,
+             multiple: int = 1) -> Plan:
     """SRP's choice: free layers keep their largest-L1 filters; all constrained layers share one
-    random index set (drawn once, fixed for the whole run), so residual additions stay aligned."""
+    random index set (drawn once, fixed for the whole run), so residual additions stay aligned.
+    ``multiple``: kept widths rounded to a multiple of it (:func:`n_kept`)."""
     modules = dict(model.named_modules())
     plan: Plan = {}
     for name in structure.free:
-        plan[name] = _keep_largest(modules[name], ratio)
+        plan[name] = _keep_largest(modules[name], ratio, multiple)
     gen = torch.Generator().manual_seed(seed)
     for group in structure.groups:
         widths = {modules[n].out_channels for n in group}
         if len(widths) != 1:
             raise SRLibError(f"constrained layers {group} have different widths {widths}")
         n = widths.pop()
-        pruned = torch.randperm(n, generator=gen)[: n_pruned(n, ratio)]
+        pruned = torch.randperm(n, generator=gen)[: n - n_kept(n, ratio, multiple)]
         kept = torch.tensor(sorted(set(range(n)) - set(pruned.tolist())))
         for name in group:
             plan[name] = kept
     return plan
 
 
-def plan_l1(model: nn.Module, structure: Structure, ratio: float) -> Plan:
+def plan_l1(model: nn.Module, structure: Structure, ratio: float, multiple: int = 1) -> Plan:
     """The L1-norm baseline (Li et al. 2017): every prunable layer keeps its own largest-L1
     filters, constrained or not, so the channels meeting at a residual addition no longer
     correspond (SRP's "mismatch")."""
     modules = dict(model.named_modules())
-    return {name: _keep_largest(modules[name], ratio)
+    return {name: _keep_largest(modules[name], ratio, multiple)
             for name in structure.free + structure.constrained}
 
 
