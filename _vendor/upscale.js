@@ -7,7 +7,9 @@
   "use strict";
   const root = document.getElementById("srweb");
   if (!root) return;
-  const base = root.dataset.static; // the book's _static/ folder, relative to this page
+  // the book's _static/ folder, as an absolute URL (ONNX Runtime resolves relative paths
+  // against its own script's folder, not the page's)
+  const base = new URL(root.dataset.static, location.href).href;
   const MAX_PIXELS = 300 * 300; // LR pixels: larger images would keep the page busy for minutes
   const $ = (sel) => root.querySelector(sel);
   const status = $(".srweb-status");

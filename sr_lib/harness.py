@@ -184,6 +184,15 @@ class Chapter:
         under ``name`` and ``seed``, so that :meth:`claims` can judge them like any score."""
         self.scores.add(f"{name}@{seed}", scale, set_name, per_image)
 
+    def mean(self, name: str, scale: int = 2, set_name: str = "Set5") -> tuple[float, float]:
+        """Mean (Y-PSNR, SSIM) of ``name`` on one set, over the seeds it was scored with."""
+        seeds = self.scored_seeds(name, scale, [set_name])
+        if not seeds:
+            raise SRLibError(f"{name!r} was not scored on {set_name} at x{scale}; score it with "
+                             "ch.score(model, name, seed, scale) first")
+        values = [self.scores.results[f"{name}@{s}", scale, set_name] for s in seeds]
+        return (sum(v[0] for v in values) / len(values), sum(v[1] for v in values) / len(values))
+
     def scored_seeds(self, name: str, scale: int = 2, sets: Sequence[str] | None = None
                      ) -> list[int]:
         """The seeds of this chapter with which ``name`` was scored on every one of ``sets``."""

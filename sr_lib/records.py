@@ -171,6 +171,11 @@ def differences(stored: dict | None, now: dict, config: bool = True) -> list[str
     return out
 
 
+def minutes(record: dict | None) -> float:
+    """The wall time a record's segments spent training, in minutes (0 without a record)."""
+    return sum(s["seconds"] for s in (record or {}).get("segments", [])) / 60
+
+
 def _when(segment: dict) -> str:
     return segment["started"][:10]
 
@@ -182,7 +187,7 @@ def describe(record: dict | None, this_run: str | None = None) -> str:
         return "no training record (trained before sr_lib kept records)"
     this_run = this_run or run_id()
     segs = record["segments"]
-    total = sum(s["seconds"] for s in segs)
+    total = minutes(record) * 60
     budget = f"{record['steps']:,} steps, {record['samples']:,} samples"
     batches = record.get("batches", record["steps"])
     if batches != record["steps"]:

@@ -93,6 +93,14 @@ def test_scores_and_claims_over_seeds_carry_budgets(chapter, data):
     assert "unequal budgets: that is the point" in table
     with pytest.raises(SRLibError, match="not trained in this chapter run"):
         chapter.budget("never")
+    # one table from claims judged at several scales or sets; per-seed means; records' minutes
+    rows = chapter.claim_rows([declared]) + chapter.claim_rows([declared], sets=["Set5"])
+    assert len(rows) == 2 and rows[0]["verdict"] == rows[1]["verdict"]
+    per_seed = [chapter.scores.results[f"long@{s}", 2, "Set5"][0] for s in chapter.seeds]
+    assert chapter.mean("long", 2, "Set5")[0] == pytest.approx(sum(per_seed) / 2)
+    with pytest.raises(SRLibError, match="was not scored"):
+        chapter.mean("long", 4)
+    assert 0 < records.minutes(chapter.trained["long", 0]) < 5 and records.minutes(None) == 0
 
 
 def test_build_follows_the_seed(chapter):
