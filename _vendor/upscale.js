@@ -10,12 +10,14 @@
   // the book's _static/ folder, as an absolute URL (ONNX Runtime resolves relative paths
   // against its own script's folder, not the page's)
   const base = new URL(root.dataset.static, location.href).href;
-  const MAX_PIXELS = 300 * 300; // LR pixels: larger images would keep the page busy for minutes
+  // LR pixels: the network runs on the page's own thread, so a run must take seconds
+  const MAX_PIXELS = 300 * 300;
   const $ = (sel) => root.querySelector(sel);
   const status = $(".srweb-status");
   const sessions = {};
   let manifest = null;
   let current = null; // {name, image: ImageData}
+  let token = 0; // the latest run; an older run that finishes later draws nothing
 
   const api = { last: null, error: null, runs: 0 };
   window.srweb = api;
@@ -30,16 +32,30 @@
     return (bytes / 1e6).toFixed(1) + " MB";
   }
 
-  async function decode(blob) {
+  function tooLarge(name, width, height) {
+    return (
+      `${name} is ${width} x ${height} = ${(width * height).toLocaleString()} pixels; this ` +
+      `page upscales images of up to ${MAX_PIXELS.toLocaleString()} pixels (300 x 300, for ` +
+      "example), so that a run takes seconds. Crop or shrink the image first, or run the " +
+      "network in Python (sr_lib) for large images."
+    );
+  }
+
+  async function decode(name, blob) {
     // colourSpaceConversion "none": the file's own values, as Python's imageio reads them
     const bitmap = await createImageBitmap(blob, {
       colorSpaceConversion: "none",
       premultiplyAlpha: "none",
     });
+    if (bitmap.width * bitmap.height > MAX_PIXELS) {
+      throw new RangeError(tooLarge(name, bitmap.width, bitmap.height));
+    }
     const canvas = document.createElement("canvas");
     canvas.width = bitmap.width;
     canvas.height = bitmap.height;
     const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.fillStyle = "#fff"; // transparent parts are shown over white, as most viewers do
+    ctx.fillRect(0, 0, bitmap.width, bitmap.height);
     ctx.drawImage(bitmap, 0, 0);
     return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
   }
@@ -76,6 +92,7 @@
         executionProviders: ["wasm"],
         graphOptimizationLevel: "all",
       });
+      sessions[model.id].catch(() => delete sessions[model.id]); // a failure is retried
     }
     return sessions[model.id];
   }
@@ -93,6 +110,13 @@
     canvas.width = image.width;
     canvas.height = image.height;
     canvas.getContext("2d").putImageData(image, 0, 0);
+    // enlarged small results show their pixels; results wider than the column are smoothed
+    const shown = $(".srweb-compare").clientWidth || image.width;
+    canvas.classList.toggle("srweb-enlarged", shown > image.width);
+  }
+
+  function busy(on) {
+    for (const el of root.querySelectorAll("input, select, button")) el.disabled = on;
   }
 
   function setSplit(fraction) {
@@ -107,22 +131,15 @@
     const model = manifest.models.find((m) => m.id === $(".srweb-model").value);
     const bicubic = manifest.models.find((m) => m.id === "bicubic_x2");
     const { width, height } = current.image;
-    if (width * height > MAX_PIXELS) {
-      say(
-        `${current.name} is ${width} x ${height} = ${(width * height).toLocaleString()} ` +
-          `pixels; this page upscales images of up to ${MAX_PIXELS.toLocaleString()} pixels ` +
-          "(300 x 300), so that the browser stays responsive. Crop or shrink the image first, " +
-          "or run the network in Python (sr_lib) for large images.",
-        "error"
-      );
-      return;
-    }
+    const mine = ++token;
     api.error = null;
     say(`Upscaling ${current.name} (${width} x ${height}) x${model.scale} with ${model.label}...`);
-    $(".srweb-run").disabled = true;
+    busy(true);
     try {
+      await new Promise((resolve) => setTimeout(resolve, 30)); // let the message show first
       const ref = await upscale(bicubic, current.image);
       const out = model.id === bicubic.id ? ref : await upscale(model, current.image);
+      if (mine !== token) return; // a newer run replaced this one
       draw($(".srweb-bottom"), ref.image);
       draw($(".srweb-top"), out.image);
       $(".srweb-label-left").textContent = `bicubic (${ref.ms.toFixed(0)} ms)`;
@@ -149,22 +166,20 @@
     } catch (err) {
       say(`The network could not run: ${err && err.message ? err.message : err}`, "error");
     } finally {
-      $(".srweb-run").disabled = false;
+      busy(false);
     }
   }
 
   async function pick(name, blob) {
     try {
-      current = { name, image: await decode(blob) };
-      const alpha = current.image.data.some((v, i) => i % 4 === 3 && v < 255);
-      if (alpha) {
-        say(`${name} has transparent pixels: the networks see their colour values only.`);
-      }
-      await run();
+      current = { name, image: await decode(name, blob) };
     } catch (err) {
-      say(`${name} could not be read as an image (${err.message || err}); ` +
-          "pick a PNG, JPEG or WebP file.", "error");
+      current = null;
+      say(err instanceof RangeError ? err.message : `${name} could not be read as an ` +
+          `image (${err.message || err}); pick a PNG, JPEG or WebP file.`, "error");
+      return;
     }
+    await run();
   }
 
   function dragging() {
@@ -231,9 +246,15 @@
       if (file) pick(file.name, file);
     });
     $(".srweb-load").addEventListener("click", async () => {
-      const file = samples.value;
-      const response = await fetch(base + "srweb/" + file);
-      pick(samples.options[samples.selectedIndex].text, await response.blob());
+      if (samples.selectedIndex < 0) return;
+      const name = samples.options[samples.selectedIndex].text;
+      try {
+        const response = await fetch(base + "srweb/" + samples.value);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        await pick(name, await response.blob());
+      } catch (err) {
+        say(`The sample ${name} could not be loaded (${err.message || err}).`, "error");
+      }
     });
     select.addEventListener("change", run);
     $(".srweb-run").addEventListener("click", run);

@@ -9,7 +9,9 @@ VERSION="1.31.1"
 SHA512="5GeH+bWQ+HxM10z7erGlsWqryrwMbSvm/1tkIsKTT48g0fI19VXVVC435t4t7VsPdSQeS7NmuZPXrQ73k82URw=="
 DEST="$ROOT/_vendor/ortweb"
 FILES="ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm"
-if [ -f "$DEST/ort.wasm.min.js" ] && grep -q "\"$VERSION\"" "$DEST/version.json" 2>/dev/null; then
+complete=1
+for f in $FILES; do [ -f "$DEST/$f" ] || complete=0; done
+if [ "$complete" = 1 ] && grep -q "\"$VERSION\"" "$DEST/version.json" 2>/dev/null; then
   exit 0
 fi
 if ! command -v npm >/dev/null; then

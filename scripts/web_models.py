@@ -112,6 +112,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "_vendor" / "srweb"))
     args = ap.parse_args()
     out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise SystemExit(f"[web] {out} is not empty and holds no manifest.json: not deleting "
+                         "it; pass an empty or earlier --out folder")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     models = []
