@@ -175,6 +175,7 @@
       current = { name, image: await decode(name, blob) };
     } catch (err) {
       current = null;
+      $(".srweb-view").hidden = true; // no earlier result beside a message about this image
       say(err instanceof RangeError ? err.message : `${name} could not be read as an ` +
           `image (${err.message || err}); pick a PNG, JPEG or WebP file.`, "error");
       return;

@@ -208,6 +208,7 @@ def main() -> int:
                                                                  str(work / "large.png")))
             if "300 x 300" not in result.get("error", ""):
                 failures.append(f"a 320x300 image did not get the size message: {result}")
+            page.locator(".srweb-status").scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "upscale-too-large.png"))
         browser.close()
     server.shutdown()
