@@ -10,21 +10,10 @@ DEST="$ROOT/_vendor/mathjax"  # not _static/: Jupyter Book would add each of its
 if [ -f "$DEST/tex-chtml.js" ] && [ "$(cat "$DEST/.version" 2>/dev/null)" = "$VERSION" ]; then
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  echo "[setup] npm not found: install Node.js (Debian: apt-get install npm) so that the book" \
-       "can ship MathJax; without it the pages show raw TeX offline" >&2
-  exit 1
-fi
+source "$ROOT/scripts/npm_fetch.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack --silent "mathjax@$VERSION" >/dev/null)
-tarball="$work/mathjax-$VERSION.tgz"
-got="$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
-if [ "$got" != "$SHA512" ]; then
-  echo "[setup] mathjax-$VERSION.tgz has sha512 $got, expected $SHA512: not installing it" >&2
-  exit 1
-fi
-tar -xzf "$tarball" -C "$work"
+npm_fetch mathjax "$VERSION" "$SHA512" "$work"
 rm -rf "$DEST"
 mkdir -p "$DEST"
 cp -r "$work/package/es5/." "$DEST/"

@@ -14,21 +14,10 @@ for f in $FILES; do [ -f "$DEST/$f" ] || complete=0; done
 if [ "$complete" = 1 ] && grep -q "\"$VERSION\"" "$DEST/version.json" 2>/dev/null; then
   exit 0
 fi
-if ! command -v npm >/dev/null; then
-  echo "[setup] npm not found: install Node.js (Debian: apt-get install npm) so that the book" \
-       "can run networks in the browser; without it the upscaling page says it is unavailable" >&2
-  exit 1
-fi
+source "$ROOT/scripts/npm_fetch.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-(cd "$work" && npm pack --silent "onnxruntime-web@$VERSION" >/dev/null)
-tarball="$work/onnxruntime-web-$VERSION.tgz"
-got="$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
-if [ "$got" != "$SHA512" ]; then
-  echo "[setup] onnxruntime-web-$VERSION.tgz has sha512 $got, expected $SHA512: not installing" >&2
-  exit 1
-fi
-tar -xzf "$tarball" -C "$work"
+npm_fetch onnxruntime-web "$VERSION" "$SHA512" "$work"
 rm -rf "$DEST"
 mkdir -p "$DEST"
 for f in $FILES; do cp "$work/package/dist/$f" "$DEST/"; done
