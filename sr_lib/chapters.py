@@ -66,6 +66,26 @@ class ISRResCNetRun(ChapterParams):
     edsr_small_blocks: int = 4  # the EDSR sized to ISRResCNet's parameters
 
 
+@dataclass(frozen=True)
+class ProSRRun(ChapterParams):
+    """Chapter 2: one pyramid trained for x2, x4 and x8 (curriculum or simultaneous) against
+    single-scale networks given the same batches at each scale; Table 1's layouts at x4, Table
+    3's Laplacian alternative, and a ProGanSR-style fine-tuning against an L1 control."""
+
+    features: int = 64
+    growth: int = 12
+    layers: int = 6  # dense layers per DCU
+    iterations: int = 240_000  # per multi-scale run (its single-scale partners get its share)
+    table1_iterations: int | None = None  # Table 1's x4 layouts (None: ``iterations``)
+    gan_iterations: int = 80_000
+    batch: int = 16
+    patch: tuple[int, int, int] = (48, 36, 24)  # LR patches at x2, x4, x8
+    lr: float = 1e-4
+    schedule: str = "plateau"  # "plateau" (the released code's) or "cosine" (short runs)
+    val_every: int = 800  # Fig. 4's curves (and the plateau schedule's validations)
+    d_every: int = 2  # discriminator steps: one every d_every generator steps
+
+
 CHAPTERS: dict[str, dict[str, ChapterParams]] = {
     "ch00": {
         # CI: a tiny VDSR, a few hundred iterations, Set5 only
@@ -99,6 +119,23 @@ CHAPTERS: dict[str, dict[str, ChapterParams]] = {
         # sr_lib.profiles.paper("isrrescnet") for the released code's side
         "paper": ISRResCNetRun(train="DIV2K", eval_sets=("Set5", "Set14", "B100", "Urban100"),
                                extra_seeds=1, convention_seeds=(0, 1)),
+    },
+    "ch02": {
+        # CI: a tiny pyramid, 30 batches per multi-scale run (so that x8 gets some), Set5 only
+        "smoke": ProSRRun(train="T91", train_limit=12, features=8, growth=4, layers=2,
+                          iterations=30, gan_iterations=4, batch=2, patch=(12, 9, 6), lr=1e-3,
+                          schedule="cosine", val_every=12, d_every=1, seeds=(0, 1)),
+        # the rendered book, sized for a 2-core CPU: 24 features, k = 8, DCUs of 4 layers (the
+        # paper's have 6), the 291 images, LR patches in the released 2 : 1.5 : 1 ratio; Table
+        # 2's trainings with three seeds, the other ablations with seed 0
+        "book": ProSRRun(features=24, growth=8, layers=4, iterations=1200, gan_iterations=600,
+                         batch=8, patch=(16, 12, 8), lr=5e-4, schedule="cosine",
+                         val_every=150, d_every=1, eval_sets=("Set5", "Set14", "B100"),
+                         seeds=(0, 1, 2)),
+        # ProSR's paper and released code (sr_lib.profiles.paper("prosr")): DIV2K, 300 epochs
+        # of 800 batches of 16, the rate halved on a 30-epoch plateau
+        "paper": ProSRRun(train="DIV2K", eval_sets=("Set5", "Set14", "B100", "Urban100"),
+                          seeds=(0, 1, 2)),
     },
 }
 

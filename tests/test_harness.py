@@ -138,6 +138,20 @@ def test_claims_pair_the_seeds_both_sides_have_and_take_untrained_budgets(chapte
         chapter.claims([("never scored", "both", "missing", 1)])
 
 
+def test_chapter_2_paper_profile_is_the_papers():
+    from sr_lib import profiles
+
+    paper, released = chapters.params("ch02", "paper"), profiles.paper("prosr").params
+    ours = {"train": paper.train, "features": paper.features, "growth": paper.growth,
+            "layers": paper.layers, "iters": paper.iterations,
+            "gan_iters": paper.gan_iterations, "batch": paper.batch,
+            "patch": dict(zip((2, 4, 8), paper.patch)), "lr": paper.lr,
+            "val_every": paper.val_every, "d_every": paper.d_every,
+            "eval_sets": list(paper.eval_sets)}
+    assert ours == {k: released[k] for k in ours}
+    assert paper.schedule == released["schedule"]["scheduler"] == "plateau"
+
+
 def test_chapter_1_paper_profile_is_the_papers():
     paper = chapters.params("ch01", "paper")
     ours = {"features": paper.features, "blocks": paper.blocks, "K": paper.K, "fb": paper.fb,
