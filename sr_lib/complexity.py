@@ -150,6 +150,46 @@ def measure_latency(
         torch.set_num_threads(old_threads)
 
 
+def peak_memory(model: nn.Module, input_size: tuple[int, int] = (64, 64),
+                device: str | torch.device = "cpu") -> int:
+    """Peak bytes of the tensors one forward pass allocates (the weights not included): on
+    CUDA from the allocator's peak, on the CPU by replaying the allocations and frees that
+    ``torch.profiler`` records. The literature's "memory" column for a network at a size."""
+    device = torch.device(device)
+    model = model.to(device).eval()
+    x = torch.rand(1, getattr(model, "in_channels", 3), *input_size, device=device)
+    with torch.no_grad():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+            start = torch.cuda.memory_allocated(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            model(x)
+            torch.cuda.synchronize(device)
+            return int(torch.cuda.max_memory_allocated(device) - start)
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            model(x)
+    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage),
+                    key=lambda e: e.time_range.start)
+    live = peak = 0
+    for e in events:
+        live += e.self_cpu_memory_usage
+        peak = max(peak, live)
+    return int(peak)
+
+
+def cost_row(model: nn.Module, hr_output: tuple[int, int] = (720, 1280),
+             lr_input: tuple[int, int] = (256, 256)) -> dict:
+    """One model's size columns under both conventions: parameters, and multiply-adds for a
+    1280x720 HR output (the SR papers') and for a 256x256 LR input (the NTIRE efficient-SR
+    challenges'), with the peak memory of a forward pass at that LR input."""
+    return {"params": count_params(model),
+            "GMACs (1280x720 out)": count_macs(model, output_size=hr_output) / 1e9,
+            "GMACs (256x256 in)": count_macs(model, input_size=lr_input) / 1e9,
+            "peak MB (256x256 in)": peak_memory(model, lr_input) / 2**20}
+
+
 def summary(
     model: nn.Module, input_size: tuple[int, int] | None = None,
     output_size: tuple[int, int] | None = None,

@@ -8,6 +8,8 @@ it. Every chapter figure is therefore at most :data:`COLUMN_INCHES` wide at
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -65,5 +67,29 @@ def show_images(
         ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def pareto(points: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, ylabel: str,
+           logx: bool = True) -> plt.Figure:
+    """Quality against cost: a small marker per seed, a large one per method's mean, and the
+    dashed line through the means that no other method beats on both axes
+    (:func:`sr_lib.stats.pareto_front`). Returns the figure."""
+    from .stats import pareto_front
+
+    fig, ax = plt.subplots(figsize=figsize(1.0, 0.55))
+    means = {}
+    for name, pts in points.items():
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        dots = ax.plot(xs, ys, ".", alpha=0.5)[0]
+        means[name] = (sum(xs) / len(xs), sum(ys) / len(ys))
+        ax.plot(*means[name], "o", color=dots.get_color(), ms=6)
+        ax.annotate(name, means[name], xytext=(4, 3), textcoords="offset points", fontsize=7)
+    front = pareto_front(means)
+    ax.plot([means[n][0] for n in front], [means[n][1] for n in front], "k--", lw=0.8,
+            label="Pareto front (means)")
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig

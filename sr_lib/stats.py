@@ -297,3 +297,13 @@ def claims_table(claims: Sequence[Claim | tuple[str, str, str, int]],
         row["verdict"] = status
         rows.append(row)
     return rows
+
+
+def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
+    """The names of the (cost, quality) points that no other point dominates (no more cost,
+    no less quality, and better in one of the two), in order of cost: the methods worth
+    considering at some budget."""
+    front = [n for n, (c, q) in points.items()
+             if not any(c2 <= c and q2 >= q and (c2, q2) != (c, q)
+                        for m, (c2, q2) in points.items() if m != n)]
+    return sorted(front, key=lambda n: points[n])

@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from sr_lib.complexity import activation_bytes, count_macs, count_params, measure_latency, summary
+from sr_lib.complexity import (
+    activation_bytes,
+    cost_row,
+    count_macs,
+    count_params,
+    measure_latency,
+    peak_memory,
+    summary,
+)
 from sr_lib.errors import SRLibError
 from sr_lib.models import build, names, options, register
 
@@ -100,3 +108,19 @@ def test_activation_bytes_counts_leaf_outputs():
 def test_latency_reports_conditions():
     out = measure_latency(build("srcnn", scale=2), (16, 16), warmup=1, repeats=3, threads=1)
     assert out["threads"] == 1 and out["repeats"] == 3 and out["median_ms"] > 0
+
+
+def test_peak_memory_counts_what_a_forward_pass_allocates():
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    small, large = peak_memory(conv, (16, 16)), peak_memory(conv, (64, 64))
+    assert 8 * 16 * 16 * 4 <= small < 1e6  # at least the output, far less than a megabyte
+    assert large > 10 * small  # 16 times the pixels
+
+
+def test_cost_row_uses_both_conventions():
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=8)
+    row = cost_row(model, hr_output=(64, 64), lr_input=(16, 16))
+    assert row["params"] == count_params(model)
+    # a 64x64 output at x2 is a 32x32 input: four times the work of a 16x16 input
+    assert row["GMACs (1280x720 out)"] == pytest.approx(4 * row["GMACs (256x256 in)"])
+    assert row["peak MB (256x256 in)"] > 0

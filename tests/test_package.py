@@ -51,6 +51,20 @@ def test_figures_fit_the_text_column():
     assert fig.get_size_inches()[0] <= COLUMN_INCHES + 1e-9
 
 
+def test_pareto_plot_draws_seeds_means_and_the_front():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    from sr_lib.plot import COLUMN_INCHES, pareto
+
+    fig = pareto({"a": [(1.0, 30.0), (1.0, 30.2)], "b": [(4.0, 29.0)], "c": [(8.0, 31.0)]},
+                 "GMACs", "PSNR (dB)")
+    ax = fig.get_axes()[0]
+    front = ax.get_lines()[-1]
+    assert list(front.get_xdata()) == [1.0, 8.0]  # b is dominated by a
+    assert ax.get_xscale() == "log" and fig.get_size_inches()[0] <= COLUMN_INCHES + 1e-9
+    assert [t.get_text() for t in ax.texts] == ["a", "b", "c"]
+
+
 def test_show_images_crops_and_titles():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")

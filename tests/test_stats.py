@@ -152,3 +152,12 @@ def test_a_resolved_difference_keeps_its_verdict_beside_an_untestable_paper_one(
     rows = claims_table([Claim("A beats B by 0.01 dB", "A", "B", +1, paper=0.01)], scores)
     assert rows[0]["verdict"] == ("contradicted (the paper's own difference is not testable "
                                   "at this budget)")
+
+
+def test_pareto_front_keeps_the_undominated_points_by_cost():
+    from sr_lib.stats import pareto_front
+
+    points = {"big": (10.0, 30.0), "small": (1.0, 28.0), "bad": (5.0, 27.0),
+              "mid": (3.0, 29.0), "twin": (3.0, 29.0)}
+    assert pareto_front(points) == ["small", "mid", "twin", "big"]
+    assert pareto_front({"a": (1.0, 1.0)}) == ["a"]
