@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from . import ranges
 from .errors import SRLibError
 
 PROFILES = ("smoke", "book", "paper")
@@ -86,6 +87,42 @@ class ProSRRun(ChapterParams):
     d_every: int = 2  # discriminator steps: one every d_every generator steps
 
 
+@dataclass(frozen=True)
+class SRPChapterRun(ChapterParams):
+    """Chapter 3: SRP on an EDSR-baseline at x2 against L1-norm pruning and training from
+    scratch, the three reaching the same compact network with the same batches. The penalty
+    (``delta``, ``ceiling``, ``bias_factor``) is the released code's balance against the L1
+    loss, converted to [0, 1] pixels by :mod:`sr_lib.ranges`."""
+
+    blocks: int = 16
+    feats: int = 64
+    pretrain: int = 300_000
+    delta: float = ranges.penalty(1e-4)
+    interval: int = 20
+    ceiling: float = ranges.penalty(0.5)
+    bias_factor: float = ranges.bias_factor()
+    stabilize: int = 43_150
+    finetune: int = 400_000
+    batch: int = 16
+    patch: int = 48  # LR patch
+    lr: float = 1e-4
+    schedule: str = "released"  # or "cosine" (short runs): a decay to lr / 10 in every phase
+    ratios: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    record_every: int = 500  # Fig. 3's filter norms, at ratio 0.5
+
+    def schedule_of(self, phase: str) -> dict:
+        """The trainer's schedule settings for a phase ("pretrain", "regularise",
+        "finetune"): the released code keeps the rate fixed while regularising and halves
+        it every 200,000 iterations otherwise."""
+        if self.schedule == "cosine":
+            return dict(scheduler="cosine", min_lr=self.lr / 10)
+        if self.schedule != "released":
+            raise SRLibError(f"schedule must be 'released' or 'cosine', got {self.schedule!r}")
+        if phase == "regularise":
+            return dict(scheduler=None)
+        return dict(scheduler="step", step_size=200_000, gamma=0.5)
+
+
 CHAPTERS: dict[str, dict[str, ChapterParams]] = {
     "ch00": {
         # CI: a tiny VDSR, a few hundred iterations, Set5 only
@@ -136,6 +173,25 @@ CHAPTERS: dict[str, dict[str, ChapterParams]] = {
         # of 800 batches of 16, the rate halved on a 30-epoch plateau
         "paper": ProSRRun(train="DIV2K", eval_sets=("Set5", "Set14", "B100", "Urban100"),
                           seeds=(0, 1, 2)),
+    },
+    "ch03": {
+        # CI: a 4-block, 16-map EDSR-baseline, a few dozen iterations per phase
+        "smoke": SRPChapterRun(train="T91", train_limit=12, blocks=4, feats=16, pretrain=40,
+                               delta=ranges.penalty(0.05), interval=1,
+                               ceiling=ranges.penalty(0.5), stabilize=5, finetune=20,
+                               batch=4, patch=16, lr=1e-3, schedule="cosine",
+                               ratios=(0.5, 0.9), record_every=2, seeds=(0, 1)),
+        # the rendered book: 16 blocks of 32 maps, every phase 150-1,000 times shorter than
+        # the paper's, the released balance (Delta and tau on the released scale: 2e-3
+        # every iteration up to 0.5, converted), three seeds; Set5 (Table 1) and Set14
+        "book": SRPChapterRun(blocks=16, feats=32, pretrain=2000, delta=ranges.penalty(2e-3),
+                              interval=1, ceiling=ranges.penalty(0.5), stabilize=50,
+                              finetune=400, batch=16, patch=24, lr=5e-4, schedule="cosine",
+                              eval_sets=("Set5", "Set14"), record_every=10, seeds=(0, 1, 2)),
+        # SRP's paper and released code (sr_lib.profiles.paper("srp")): DF2K, 300,000 +
+        # 143,170 + 400,000 iterations of 16 patches of 48
+        "paper": SRPChapterRun(train="DF2K", eval_sets=("Set5", "Set14", "B100", "Urban100"),
+                               seeds=(0, 1, 2)),
     },
 }
 

@@ -1,5 +1,5 @@
 """Model complexity as the seed papers report it: parameters, multiply-adds, activation memory,
-latency.
+latency (one model, or several timed in interleaved rounds).
 
 Multiply-adds (MACs) are counted by ``torch.utils.flop_counter`` (FLOPs / 2), for one image of
 a given **LR input** size (DRN quotes 96x96 input) or **HR output** size (SRP quotes 1280x720
@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -188,6 +188,40 @@ def cost_row(model: nn.Module, hr_output: tuple[int, int] = (720, 1280),
             "GMACs (1280x720 out)": count_macs(model, output_size=hr_output) / 1e9,
             "GMACs (256x256 in)": count_macs(model, input_size=lr_input) / 1e9,
             "peak MB (256x256 in)": peak_memory(model, lr_input) / 2**20}
+def compare_latency(
+    models: Mapping[Hashable, nn.Module],
+    input_size: tuple[int, int] = (64, 64),
+    repeats: int = 9,
+    warmup: int = 2,
+    device: str | torch.device = "cpu",
+) -> dict[Hashable, dict]:
+    """Forward-pass times of several models, measured in interleaved rounds (A, B, C, A, B,
+    C, ...) so that drift in clock speed or machine load hits every model alike: per model,
+    the median and the interquartile range in ms. Compare models with this, not with
+    separate :func:`measure_latency` calls, on a machine you share."""
+    device = torch.device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    inputs = {}
+    for name, model in models.items():
+        model.to(device).eval()
+        inputs[name] = torch.rand(1, getattr(model, "in_channels", 3), *input_size,
+                                  device=device)
+    times: dict[Hashable, list[float]] = {name: [] for name in models}
+    with torch.no_grad():
+        for round_ in range(warmup + repeats):
+            for name, model in models.items():
+                sync()
+                t0 = time.perf_counter()
+                model(inputs[name])
+                sync()
+                if round_ >= warmup:
+                    times[name].append((time.perf_counter() - t0) * 1000)
+    out = {}
+    for name, ms in times.items():
+        q1, med, q3 = statistics.quantiles(ms, n=4) if len(ms) > 1 else ms * 3
+        out[name] = {"median_ms": med, "q1_ms": q1, "q3_ms": q3, "repeats": repeats,
+                     "text": f"{med:.1f} (IQR {q1:.1f}-{q3:.1f})"}
+    return out
 
 
 def summary(

@@ -126,26 +126,36 @@ class Chapter:
         return history
 
     def fitter(self, config: TrainConfig | Callable[[str], TrainConfig], data,
-               seed: int = 0, hooks: Sequence = ()) -> Callable[..., None]:
+               seed: int = 0, hooks: Sequence = (), quiet: bool = False
+               ) -> Callable[..., None]:
         """A ``fit`` for the method recipes (:mod:`sr_lib.pruning.recipes`,
         :func:`sr_lib.importance.ail_finetune`): every phase they run is trained by
         :meth:`train` under its own name and ``seed``, with ``config`` (or ``config(phase)``,
-        a schedule per phase), the phase's iterations and options, and ``hooks`` added."""
+        a schedule per phase), the phase's iterations and options, and ``hooks`` added
+        (``quiet``: no line per phase; :meth:`provenance` still lists every one)."""
         def fit(model, name, iterations, phase_hooks=(), phase="train", dataset=None,
                 **options):
             base = config(phase) if callable(config) else config
             cfg = replace(base, iterations=int(iterations), **options)
             self.train(model, name, cfg, dataset if dataset is not None else data,
-                       [*hooks, *phase_hooks], seed=seed)
+                       [*hooks, *phase_hooks], seed=seed, quiet=quiet)
         return fit
 
-    def budget(self, name: str, seed: int | None = None, model=None) -> stats.Budget:
-        """The training budget a result's record states (parameters too, given the model)."""
+    def budget(self, name: str, seed: int | None = None, model=None,
+               after: Sequence[str] = ()) -> stats.Budget:
+        """The training budget a result's record states (parameters too, given the model).
+        ``after``: the earlier trainings that the result continues (a pruned network's dense
+        pretraining and its regularisation, say), whose steps and samples count as well."""
         seed = self.seeds[0] if seed is None else seed
-        if (name, seed) not in self.trained:
-            raise SRLibError(f"{name!r} (seed {seed}) was not trained in this chapter run")
-        params = None if model is None else sum(p.numel() for p in model.parameters())
-        return stats.Budget.from_record(self.trained[name, seed], params=params)
+        total = None
+        for part in (*after, name):
+            if (part, seed) not in self.trained:
+                raise SRLibError(f"{part!r} (seed {seed}) was not trained in this chapter run")
+            spent = stats.Budget.from_record(self.trained[part, seed])
+            total = spent if total is None else total + spent
+        if model is not None:
+            total = replace(total, params=sum(p.numel() for p in model.parameters()))
+        return total
 
     def publish(self, model: torch.nn.Module, name: str, seed: int = 0,
                 build: Mapping | None = None) -> Path:
@@ -192,6 +202,17 @@ class Chapter:
                              "ch.score(model, name, seed, scale) first")
         values = [self.scores.results[f"{name}@{s}", scale, set_name] for s in seeds]
         return (sum(v[0] for v in values) / len(values), sum(v[1] for v in values) / len(values))
+
+    def cell(self, name: str, scale: int = 2, set_name: str = "Set5", fmt: str = ".2f"
+             ) -> str:
+        """A table cell: the mean PSNR of ``name`` on one set over its scored seeds, then each
+        seed's in brackets ("36.18 (36.26, 36.19, 36.09)")."""
+        seeds = self.scored_seeds(name, scale, [set_name])
+        if not seeds:
+            raise SRLibError(f"{name!r} was not scored on {set_name} at x{scale}; score it with "
+                             "ch.score(model, name, seed, scale) first")
+        return stats.mean_and_seeds(
+            [self.scores.results[f"{name}@{s}", scale, set_name][0] for s in seeds], fmt)
 
     def scored_seeds(self, name: str, scale: int = 2, sets: Sequence[str] | None = None
                      ) -> list[int]:

@@ -8,7 +8,7 @@ it. Every chapter figure is therefore at most :data:`COLUMN_INCHES` wide at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -92,4 +92,42 @@ def pareto(points: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, yla
     ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+KIND_COLORS = {"constrained": "tab:red", "free": "tab:blue", "not pruned": "tab:gray"}
+
+
+def layer_kinds(structure, label: Callable[[str], str] = str) -> plt.Figure:
+    """One bar per convolution of an analysed network (:func:`sr_lib.pruning.analyze`), coloured
+    by kind: constrained (tied by residual additions), free, or not pruned; ``label`` shortens
+    the names on the axis."""
+    kinds = structure.kinds()
+    fig, ax = plt.subplots(figsize=figsize(1.0, 0.3))
+    for i, kind in enumerate(kinds.values()):
+        ax.bar(i, 1, color=KIND_COLORS[kind])
+    ax.set_xticks(range(len(kinds)), [label(n) for n in kinds], rotation=90)
+    ax.set(yticks=[], xlim=(-0.6, len(kinds) - 0.4))
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()],
+              labels=list(KIND_COLORS), ncol=3, loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), frameon=False)
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def filter_norms(history: list[dict], layers: Sequence[str], kinds: dict[str, str]
+                 ) -> plt.Figure:
+    """SRP's Fig. 3 for any layers: the mean |w| of the kept and of the pruned filters during
+    regularisation, from a :class:`~sr_lib.pruning.GrowingRegularizer`'s ``history``."""
+    if not history:
+        raise ValueError("the penalty's history is empty: regularise with record_every > 0")
+    steps = [h["step"] for h in history]
+    fraction = min(1.0, 0.45 * len(layers))
+    fig, axes = plt.subplots(1, len(layers), figsize=figsize(fraction, 2.6 / (7.8 * fraction)),
+                             squeeze=False)
+    for ax, name in zip(axes[0], layers):
+        ax.plot(steps, [h[name][0] for h in history], label="kept filters")
+        ax.plot(steps, [h[name][1] for h in history], "--", label="pruned filters")
+        ax.set(title=f"{name} ({kinds[name]})", xlabel="iteration", ylabel="mean |w|")
+        ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
     return fig

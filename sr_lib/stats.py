@@ -181,6 +181,16 @@ class Budget:
         per = dict(record.get("samples_per_scale") or {}) or None
         return cls(int(record["steps"]), int(record["samples"]), per, params, macs)
 
+    def __add__(self, other: Budget) -> Budget:
+        """Two phases of one result's training (a pretraining and a fine-tuning, say): steps,
+        samples and the per-scale split add up; the size is the later phase's."""
+        per = dict(self.per_scale or {})
+        for k, v in (other.per_scale or {}).items():
+            per[str(k)] = per.get(str(k), 0) + int(v)
+        return Budget(self.steps + other.steps, self.samples + other.samples, per or None,
+                      other.params if other.params is not None else self.params,
+                      other.macs if other.macs is not None else self.macs)
+
     def training(self) -> tuple:
         """What must match between two sides: steps, samples and the per-scale split."""
         per = tuple(sorted((str(k), int(v)) for k, v in (self.per_scale or {}).items()))

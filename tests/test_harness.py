@@ -103,6 +103,25 @@ def test_scores_and_claims_over_seeds_carry_budgets(chapter, data):
     assert 0 < records.minutes(chapter.trained["long", 0]) < 5 and records.minutes(None) == 0
 
 
+def test_a_continued_result_counts_its_earlier_phases_and_cells_show_each_seed(chapter,
+                                                                               data):
+    for seed in chapter.seeds:
+        model = vdsr(seed)
+        chapter.train(model, "pre", CONFIG, data, seed=seed, quiet=True)
+        chapter.train(model, "fine", CONFIG, data, seed=seed, quiet=True)
+        chapter.score(model, "fine", seed=seed, sets=["Set5"])
+    total = chapter.budget("fine", 1, model=model, after=("pre",))
+    assert (total.steps, total.samples) == (8, 16)
+    assert total.params == sum(p.numel() for p in model.parameters())
+    with pytest.raises(SRLibError, match="'nothing' .* was not trained"):
+        chapter.budget("fine", 0, after=("nothing",))
+    per_seed = [chapter.scores.results[f"fine@{s}", 2, "Set5"][0] for s in chapter.seeds]
+    assert chapter.cell("fine") == (f"{sum(per_seed) / 2:.2f} ({per_seed[0]:.2f}, "
+                                    f"{per_seed[1]:.2f})")
+    with pytest.raises(SRLibError, match="was not scored"):
+        chapter.cell("pre")
+
+
 def test_build_follows_the_seed(chapter):
     a, b = (chapter.build("vdsr", seed=s, scale=2, width=4, depth=3) for s in (0, 0))
     c = chapter.build("vdsr", seed=1, scale=2, width=4, depth=3)
@@ -150,6 +169,23 @@ def test_chapter_2_paper_profile_is_the_papers():
             "eval_sets": list(paper.eval_sets)}
     assert ours == {k: released[k] for k in ours}
     assert paper.schedule == released["schedule"]["scheduler"] == "plateau"
+
+
+def test_chapter_3_paper_profile_is_the_papers():
+    from sr_lib import profiles
+
+    paper, released = chapters.params("ch03", "paper"), profiles.paper("srp").params
+    fields_ = ("blocks", "feats", "pretrain", "delta", "interval", "ceiling", "bias_factor",
+               "stabilize", "finetune", "batch", "patch", "lr", "ratios", "record_every")
+    assert {k: getattr(paper, k) for k in fields_} == {k: released[k] for k in fields_}
+    assert (paper.train, list(paper.eval_sets)) == (released["train"], released["eval_sets"])
+    for phase, settings in released["schedules"].items():
+        assert paper.schedule_of(phase) == settings
+    book = chapters.params("ch03", "book")  # the released balance: Delta and tau / 255
+    assert book.ceiling == paper.ceiling and book.bias_factor == paper.bias_factor
+    assert book.schedule_of("regularise") == {"scheduler": "cosine", "min_lr": book.lr / 10}
+    with pytest.raises(SRLibError, match="schedule must be"):
+        chapters.with_changes(book, schedule="linear").schedule_of("finetune")
 
 
 def test_chapter_1_paper_profile_is_the_papers():

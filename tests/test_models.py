@@ -3,6 +3,7 @@ import torch
 
 from sr_lib.complexity import (
     activation_bytes,
+    compare_latency,
     cost_row,
     count_macs,
     count_params,
@@ -124,3 +125,21 @@ def test_cost_row_uses_both_conventions():
     # a 64x64 output at x2 is a 32x32 input: four times the work of a 16x16 input
     assert row["GMACs (1280x720 out)"] == pytest.approx(4 * row["GMACs (256x256 in)"])
     assert row["peak MB (256x256 in)"] > 0
+def test_models_timed_in_interleaved_rounds():
+    calls = []
+
+    class Counted(torch.nn.Module):
+        def __init__(self, name):
+            super().__init__()
+            self.name, self.conv = name, torch.nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            calls.append(self.name)
+            return self.conv(x)
+
+    out = compare_latency({"a": Counted("a"), 0.5: Counted("b")}, (8, 8), repeats=4,
+                          warmup=1)
+    assert calls == ["a", "b"] * 5  # one warm-up round, then four timed ones, A B A B ...
+    for row in out.values():
+        assert 0 < row["q1_ms"] <= row["median_ms"] <= row["q3_ms"] and row["repeats"] == 4
+        assert row["text"].startswith(f"{row['median_ms']:.1f} (IQR ")

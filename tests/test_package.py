@@ -63,6 +63,33 @@ def test_pareto_plot_draws_seeds_means_and_the_front():
     assert list(front.get_xdata()) == [1.0, 8.0]  # b is dominated by a
     assert ax.get_xscale() == "log" and fig.get_size_inches()[0] <= COLUMN_INCHES + 1e-9
     assert [t.get_text() for t in ax.texts] == ["a", "b", "c"]
+def test_pruning_figures_show_kinds_and_filter_norms():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+
+    from sr_lib.models import build
+    from sr_lib.plot import COLUMN_INCHES, KIND_COLORS, filter_norms, layer_kinds
+    from sr_lib.pruning import analyze
+
+    structure = analyze(build("edsr-baseline", scale=2, n_resblocks=2, n_feats=8))
+    kinds = structure.kinds()
+    assert list(kinds) == structure.convs
+    assert kinds["head.0"] == "constrained" and kinds["body.0.body.0"] == "free"
+    assert kinds[structure.skipped[0]] == "not pruned"
+    fig = layer_kinds(structure, label=lambda n: n[-3:])
+    bars = fig.get_axes()[0].patches
+    assert len(bars) == len(kinds)
+    assert [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars] == [
+        matplotlib.colors.to_hex(KIND_COLORS[k]) for k in kinds.values()]
+    history = [{"step": s, "head.0": (1.0, 1.0 / (s + 1)), "body.0.body.0": (1.0, 0.5)}
+               for s in range(3)]
+    fig = filter_norms(history, ["head.0", "body.0.body.0"], kinds)
+    assert fig.get_size_inches()[0] <= COLUMN_INCHES + 1e-9
+    first = fig.get_axes()[0]
+    assert first.get_title() == "head.0 (constrained)"
+    assert list(first.get_lines()[1].get_ydata()) == [1.0, 0.5, 1.0 / 3]
+    with pytest.raises(ValueError, match="record_every"):
+        filter_norms([], ["head.0"], kinds)
 
 
 def test_show_images_crops_and_titles():

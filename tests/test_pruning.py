@@ -11,9 +11,11 @@ from sr_lib.pruning import (
     GrowingRegularizer,
     analyze,
     filter_scores,
+    l1_agreement,
     mask,
     n_kept,
     n_pruned,
+    penalty_balance,
     plan_l1,
     plan_norms,
     plan_srp,
@@ -174,6 +176,20 @@ def test_l1_baseline_surgery_runs_but_differs_from_masking():
         assert not torch.allclose(small(x), mask(model, plan)(x), atol=1e-6)
 
 
+def test_l1_agreement_counts_filters_every_constrained_layer_would_prune():
+    torch.manual_seed(0)
+    model = build("edsr-baseline", scale=2, n_resblocks=2, n_feats=8)
+    st = analyze(model)
+    modules = dict(model.named_modules())
+    with torch.no_grad():  # make filters 0 and 1 the smallest in every constrained layer
+        for name in st.constrained:
+            modules[name].weight[:2] *= 1e-6
+    shared, expected = l1_agreement(model, st, 0.25)  # 2 of 8 pruned per layer
+    assert shared == 2
+    assert expected == pytest.approx(8 * (2 / 8) ** len(st.constrained))
+    assert l1_agreement(model, st, 0.5)[0] >= 2
+
+
 def test_schedule_length_and_growth():
     assert schedule_length(1e-4, 20, 0.5) == 5001 * 20  # ~100k iterations, the paper's Fig. 3
     assert schedule_length(0.1, 2, 0.3, stabilize=5) == 4 * 2 + 5
@@ -186,6 +202,27 @@ def test_schedule_length_and_growth():
         alphas.append(round(reg.alpha, 6))
     assert alphas[:10] == [0, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.4]
     assert not reg.growing and reg.done  # 4 increments x 2 iterations, no stabilisation
+
+
+def test_penalty_balance_weighs_the_pull_against_the_data_gradient(small_images):
+    torch.manual_seed(0)
+    model = build("edsr-baseline", scale=2, n_resblocks=1, n_feats=8)
+    plan = plan_srp(model, analyze(model), 0.5)
+    batch = SRDataset(small_images, 2).batch(2, 8, step=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    low, high = (penalty_balance(model, plan, a, batch) for a in (1e-6, 1e-6 * 1e4))
+    assert set(low) == set(plan)
+    assert all(high[n] == pytest.approx(1e4 * low[n], rel=1e-4) for n in plan)  # linear in alpha
+    conv = dict(model.named_modules())["body.0.body.0"]
+    idx = pruned_indices(conv, plan["body.0.body.0"])
+    model.zero_grad()
+    torch.nn.functional.l1_loss(model(batch["lr"]), batch["hr"]).backward()
+    w = conv.weight.detach()[idx].flatten(1).norm(dim=1)
+    g = conv.weight.grad[idx].flatten(1).norm(dim=1)
+    assert low["body.0.body.0"] == pytest.approx(float((1e-6 * w / g).median()), rel=1e-5)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(SRLibError, match="alpha"):
+        penalty_balance(model, plan, -1.0, batch)
 
 
 def test_regulariser_shrinks_pruned_filters_in_the_trainer(small_images):

@@ -12,7 +12,7 @@ from sr_lib.errors import SRLibError
 from sr_lib.importance import AdaptiveImportance, ail_finetune
 from sr_lib.models import build
 from sr_lib.pruning import analyze, internal_pairs, mask, plan_l1, schedule_length, widths_of
-from sr_lib.pruning.recipes import drn_prune, drn_search, l1_prune, srp
+from sr_lib.pruning.recipes import cut_report, drn_prune, drn_search, l1_prune, srp
 from sr_lib.train import TrainConfig, Trainer
 
 
@@ -65,6 +65,32 @@ def test_srp_regularises_then_cuts_the_regularised_network_then_fine_tunes(rgb):
         gap = run.pruned.double()(x) - mask(run.regularised, run.plan).double()(x)
     assert float(gap.abs().max()) < 1e-10
     assert len(run.regularizer.layers) == len(run.plan)
+
+
+def test_cut_report_scores_the_cut_and_measures_the_pruned_filters(rgb):
+    dense = edsr()
+    run = srp(dense, 0.5, Fit(rgb, skip={"regularise", "finetune"}), delta=0.25, interval=1,
+              ceiling=0.5, stabilize=2, finetune=3, seed=1)
+    structure = analyze(dense)
+    head = next(iter(run.plan))
+    with torch.no_grad():  # every pruned filter but the head's made tiny: a ready cut
+        modules = dict(run.regularised.named_modules())
+        for name, kept in run.plan.items():
+            if name != head:
+                idx = [i for i in range(modules[name].out_channels) if i not in kept]
+                modules[name].weight[idx] *= 1e-3
+    x = torch.rand(1, 3, 10, 12)
+
+    def score(model):  # a stand-in for PSNR: minus the distance to the regularised output
+        with torch.no_grad():
+            return -float((model(x) - run.regularised(x)).abs().mean())
+
+    report = cut_report(run, structure, score, spare=(head,))
+    assert report.before == 0.0
+    assert report.after < report.spared <= 0.0  # the unready head costs the most
+    assert report.other_shrink < 0.01 < report.spare_shrink
+    with pytest.raises(ValueError, match="spare"):
+        cut_report(run, structure, score, spare=("no.such.layer",))
 
 
 def test_l1_baseline_cuts_by_filter_norm_and_fine_tunes(rgb):

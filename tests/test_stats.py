@@ -145,6 +145,16 @@ def test_budget_from_a_record():
     assert b.training() == (10, 160, (("2", 80), ("4", 80))) and b.params == 1000
 
 
+def test_budgets_of_two_phases_add_up():
+    from sr_lib.stats import Budget
+
+    pre = Budget(10, 160, {"2": 160}, params=1000)
+    fine = Budget(5, 80, {"2": 40, "4": 40}, params=400)
+    total = pre + fine
+    assert total.training() == (15, 240, (("2", 200), ("4", 40))) and total.params == 400
+    assert (Budget(1, 2) + Budget(3, 4)).training() == (4, 6, ())
+
+
 def test_a_resolved_difference_keeps_its_verdict_beside_an_untestable_paper_one():
     from sr_lib.stats import Claim
 

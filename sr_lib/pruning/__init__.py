@@ -11,7 +11,8 @@ the channels (dual-regression pruning), :func:`select_l1` is the classic baselin
 :func:`keep_channels` the surgery.
 
 The recipes (:mod:`.recipes`) run these steps in each paper's order on the caller's trainer:
-:func:`srp`, :func:`l1_prune`, :func:`drn_search` and :func:`drn_prune`.
+:func:`srp` (and its :func:`cut_report`), :func:`l1_prune`, :func:`drn_search` and
+:func:`drn_prune`.
 """
 
 from .channels import (
@@ -25,16 +26,36 @@ from .channels import (
 )
 from .graph import Structure, analyze
 from .greedy import greedy_select
-from .recipes import SRPRun, drn_prune, drn_search, l1_prune, srp, srp_regularise
-from .regularize import GrowingRegularizer, schedule_length
+from .recipes import (
+    CutReport,
+    SRPRun,
+    cut_report,
+    drn_prune,
+    drn_search,
+    l1_prune,
+    srp,
+    srp_regularise,
+)
+from .regularize import GrowingRegularizer, penalty_balance, schedule_length
 from .search import FACTORS, ArchitectureStep, ChannelSearch
-from .select import filter_scores, n_kept, n_pruned, plan_l1, plan_norms, plan_srp, pruned_indices
+from .select import (
+    filter_scores,
+    l1_agreement,
+    n_kept,
+    n_pruned,
+    plan_l1,
+    plan_norms,
+    plan_srp,
+    pruned_indices,
+)
 from .surgery import mask, prune
 
 __all__ = [
     "FACTORS", "ArchitectureStep", "ChannelPair", "ChannelSearch", "greedy_select",
     "internal_pairs", "keep_channels", "kept_width", "select_l1", "uniform_widths", "widths_of",
-    "GrowingRegularizer", "Structure", "analyze", "filter_scores", "mask", "n_kept", "n_pruned",
-    "plan_l1", "plan_norms", "plan_srp", "prune", "pruned_indices", "schedule_length",
-    "SRPRun", "drn_prune", "drn_search", "l1_prune", "srp", "srp_regularise",
+    "GrowingRegularizer", "Structure", "analyze", "filter_scores", "l1_agreement", "mask",
+    "n_kept", "n_pruned",
+    "penalty_balance", "plan_l1", "plan_norms", "plan_srp", "prune", "pruned_indices",
+    "schedule_length", "CutReport", "SRPRun", "cut_report", "drn_prune", "drn_search",
+    "l1_prune", "srp", "srp_regularise",
 ]

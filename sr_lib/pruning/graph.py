@@ -73,6 +73,12 @@ class Structure:
     def constrained(self) -> list[str]:
         return [n for g in self.groups for n in g]
 
+    def kinds(self) -> dict[str, str]:
+        """Every conv's kind, in definition order: "constrained", "free" or "not pruned"."""
+        constrained, free = set(self.constrained), set(self.free)
+        return {n: "constrained" if n in constrained else "free" if n in free
+                else "not pruned" for n in self.convs}
+
 
 class _UnionFind:
     def __init__(self) -> None:

@@ -11,7 +11,8 @@ and ``options`` are trainer settings the method fixes itself (the search's optim
 the same recipe runs in a notebook, in a test on a toy network and in a script.
 
 * SRP (seed 002): :func:`srp` = plan, regularise with a growing penalty, cut, fine-tune;
-  :func:`l1_prune` is its L1-norm baseline (cut at once, fine-tune as long).
+  :func:`l1_prune` is its L1-norm baseline (cut at once, fine-tune as long);
+  :func:`cut_report` says how ready the regularised network was for the cut.
 * DRN (seed 003): :func:`drn_search` picks each layer's width, :func:`drn_prune` selects the
   channels greedily under the dual-regression loss, cuts and fine-tunes.
 """
@@ -30,8 +31,8 @@ from .graph import Structure, analyze
 from .greedy import LossFn, greedy_select
 from .regularize import GrowingRegularizer, schedule_length
 from .search import ArchitectureStep, ChannelSearch
-from .select import Plan, plan_l1, plan_srp
-from .surgery import prune
+from .select import Plan, plan_l1, plan_norms, plan_srp
+from .surgery import mask, prune
 
 Fit = Callable[..., object]
 
@@ -82,6 +83,39 @@ def srp(dense: nn.Module, ratio: float, fit: Fit, *, delta: float, interval: int
     cut = prune(model, structure, plan)
     fit(cut, name, finetune, [], phase="finetune")
     return SRPRun(plan, reg, model, cut)
+
+
+@dataclass
+class CutReport:
+    """How ready a regularised network was for SRP's cut, and where the cut's loss comes from
+    (``score``: higher is better, e.g. a test set's PSNR)."""
+
+    before: float  # the regularised network, every filter in
+    after: float  # right after the cut, before any fine-tuning
+    spared: float  # cut everywhere but in the ``spare`` layers
+    spare_shrink: float  # pruned / kept mean |w|, largest over the spare layers
+    other_shrink: float  # the same, largest over every other pruned layer
+
+
+def cut_report(run: SRPRun, structure: Structure, score: Callable[[nn.Module], float],
+               spare: Sequence[str] = ("head.0",)) -> CutReport:
+    """The readiness check of :func:`srp`'s cut: ``score`` before and right after the cut and
+    with the ``spare`` layers' pruned filters left in, and the pruned-to-kept filter sizes
+    (:func:`~sr_lib.pruning.select.plan_norms`). A penalty that did its work leaves a shrink
+    near 0 and a cut that costs little; the head convolution, whose weights are the largest,
+    is the usual exception, hence the default ``spare``."""
+    missing = [n for n in spare if n not in run.plan]
+    if missing or len(spare) == len(run.plan):
+        raise ValueError(f"spare must name some, not all, of the plan's layers; {missing} are "
+                         f"not in it (its layers: {', '.join(run.plan)})")
+    shrink = {n: (p / k if k else 0.0) for n, (k, p) in plan_norms(run.regularised,
+                                                                     run.plan).items()}
+    others = {n: kept for n, kept in run.plan.items() if n not in spare}
+    return CutReport(before=score(run.regularised),
+                     after=score(prune(run.regularised, structure, run.plan)),
+                     spared=score(mask(run.regularised, others)),
+                     spare_shrink=max(shrink[n] for n in spare),
+                     other_shrink=max(shrink[n] for n in others))
 
 
 def l1_prune(dense: nn.Module, ratio: float, fit: Fit, finetune: int,

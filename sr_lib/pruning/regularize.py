@@ -12,8 +12,10 @@ the network adapts, instead of zeroing individual weights early.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import SRLibError
@@ -103,3 +105,34 @@ class GrowingRegularizer(Hook):
     def load_state_dict(self, state: dict) -> None:
         self.increments, self.steps = int(state["increments"]), int(state["steps"])
         self.history = list(state["history"])
+
+
+def penalty_balance(model: nn.Module, plan: Plan, alpha: float, batch: dict,
+                    loss: Callable = F.l1_loss) -> dict[str, float]:
+    """How hard the penalty pulls at coefficient ``alpha`` next to the data term: per layer of
+    ``plan``, the median over its pruned filters of ``alpha * ||W_j|| / ||dL/dW_j||`` on one
+    ``batch`` (``{"lr", "hr"}``; the model is left unchanged, its gradients cleared).
+
+    Above 1 the penalty outweighs the data gradient at every step and drives the filters
+    down directly. Far below 1 it only tilts a noisy data gradient, and the filters shrink by
+    a slow drift that needs many steps (the released schedule holds its ceiling for 43,150).
+    Which side a profile is on says what its regularisation phase can be expected to do.
+    """
+    if alpha < 0:
+        raise SRLibError(f"alpha must be >= 0, got {alpha}")
+    modules = dict(model.named_modules())
+    was_training = model.training
+    model.train()
+    model.zero_grad(set_to_none=True)
+    loss(model(batch["lr"]), batch["hr"]).backward()
+    out = {}
+    for name, kept in plan.items():
+        conv = modules[name]
+        idx = pruned_indices(conv, kept)
+        if len(idx):
+            w = conv.weight.detach()[idx].flatten(1).norm(dim=1)
+            g = conv.weight.grad[idx].flatten(1).norm(dim=1).clamp_min(1e-20)
+            out[name] = float((alpha * w / g).median())
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    return out

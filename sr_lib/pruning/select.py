@@ -81,6 +81,23 @@ def plan_l1(model: nn.Module, structure: Structure, ratio: float, multiple: int 
             for name in structure.free + structure.constrained}
 
 
+def l1_agreement(model: nn.Module, structure: Structure, ratio: float
+                 ) -> tuple[int, float]:
+    """Why SRP draws one random set: how many filters the constrained layers' own L1 rankings
+    all agree to prune at ``ratio``, against the number that independent uniform choices of
+    as many filters would share on average (``N (k / N) ** L`` for ``L`` layers of ``N``)."""
+    modules = dict(model.named_modules())
+    chosen = []
+    for name in structure.constrained:
+        scores = filter_scores(modules[name])
+        k = n_pruned(len(scores), ratio)
+        chosen.append(set(torch.topk(-scores, k).indices.tolist()))
+    if not chosen:
+        raise SRLibError("the model has no constrained layers (no residual additions)")
+    n = len(filter_scores(modules[structure.constrained[0]]))
+    return len(set.intersection(*chosen)), n * (n_pruned(n, ratio) / n) ** len(chosen)
+
+
 def pruned_indices(conv: nn.Conv2d, kept: torch.Tensor) -> torch.Tensor:
     """The complement of ``kept`` among the filters of ``conv``."""
     mask = torch.ones(conv.out_channels, dtype=torch.bool)
