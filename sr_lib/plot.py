@@ -98,7 +98,7 @@ KIND_COLORS = {"constrained": "tab:red", "free": "tab:blue", "not pruned": "tab:
 def layer_kinds(structure, label: Callable[[str], str] = str) -> plt.Figure:
     """One bar per convolution of an analysed network (:func:`sr_lib.pruning.analyze`), coloured
     by kind: constrained (tied by residual additions), free, or not pruned; ``label`` shortens
-    the names on the axis."""
+    the names on the axis. Returns the figure."""
     kinds = structure.kinds()
     fig, ax = plt.subplots(figsize=figsize(1.0, 0.3))
     for i, kind in enumerate(kinds.values()):
@@ -108,15 +108,15 @@ def layer_kinds(structure, label: Callable[[str], str] = str) -> plt.Figure:
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in KIND_COLORS.values()],
               labels=list(KIND_COLORS), ncol=3, loc="lower center",
               bbox_to_anchor=(0.5, 1.0), frameon=False)
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
     return fig
 
 
 def filter_norms(history: list[dict], layers: Sequence[str], kinds: dict[str, str]
                  ) -> plt.Figure:
     """SRP's Fig. 3 for any layers: the mean |w| of the kept and of the pruned filters during
-    regularisation, from a :class:`~sr_lib.pruning.GrowingRegularizer`'s ``history``."""
+    regularisation, from a :class:`~sr_lib.pruning.GrowingRegularizer`'s ``history``. Returns
+    the figure."""
     if not history:
         raise ValueError("the penalty's history is empty: regularise with record_every > 0")
     steps = [h["step"] for h in history]
@@ -128,6 +128,5 @@ def filter_norms(history: list[dict], layers: Sequence[str], kinds: dict[str, st
         ax.plot(steps, [h[name][1] for h in history], "--", label="pruned filters")
         ax.set(title=f"{name} ({kinds[name]})", xlabel="iteration", ylabel="mean |w|")
         ax.legend(fontsize=8)
-    plt.tight_layout()
-    plt.show()
+    fig.tight_layout()
     return fig
