@@ -112,14 +112,15 @@ class SRPChapterRun(ChapterParams):
 
     def schedule_of(self, phase: str) -> dict:
         """The trainer's schedule settings for a phase ("pretrain", "regularise",
-        "finetune"): the released code keeps the rate fixed while regularising and halves
-        it every 200,000 iterations otherwise."""
-        if self.schedule == "cosine":
-            return dict(scheduler="cosine", min_lr=self.lr / 10)
-        if self.schedule != "released":
+        "finetune"). The rate stays fixed while regularising, as in the released code (a
+        decaying rate would also weaken the penalty's pull); otherwise the released code
+        halves it every 200,000 iterations and short runs decay it by a cosine."""
+        if self.schedule not in ("released", "cosine"):
             raise SRLibError(f"schedule must be 'released' or 'cosine', got {self.schedule!r}")
         if phase == "regularise":
             return dict(scheduler=None)
+        if self.schedule == "cosine":
+            return dict(scheduler="cosine", min_lr=self.lr / 10)
         return dict(scheduler="step", step_size=200_000, gamma=0.5)
 
 

@@ -153,7 +153,8 @@ SRP = PaperProfile(
     settings=(
         _s("data", "DIV2K + Flickr2K", "DF2K (images 1-3550 train)",
            "DF2K = DIV2K + Flickr2K (catalog)"),
-        _s("LR patch / batch", "48 / not stated", "48 / 16", "48 / 16"),
+        _s("patch / batch", "48x48 (LR or HR not stated) / not stated", "LR 48 / 16",
+           "LR 48 / 16"),
         _s("optimiser", "Adam (0.9, 0.999, 1e-8)", "Adam (0.9, 0.999, 1e-8)", "the same"),
         _s("pretraining of the dense network", "not stated",
            "not stated (pretrained dense models are shipped)", "300,000 iterations (ours)"),
@@ -164,13 +165,15 @@ SRP = PaperProfile(
         _s("update interval T, stabilisation", "T not stated; not stated",
            "20; 43,150 iterations", "20; 43,150"),
         _s("schedule while regularising", "not stated", "lr 1e-4 fixed", "lr 1e-4 fixed"),
-        _s("fine-tuning", "lr 1e-4 halved every 2e5 iterations; length not stated",
+        _s("fine-tuning", "lr 1e-4 halved every 2e5 iterations (for training; the phase "
+           "is not stated); length not stated",
            "StepLR x0.5 every 200 epochs of 1,000 iterations; --epochs 5000 by default",
            "step scheduler, x0.5 every 200,000 iterations; 400,000 (ours)"),
         _s("pruned set", "random in the constrained layers, fixed",
            "one random permutation shared by constrained layers",
            "sr_lib.pruning.plan_srp (the same)"),
-        _s("evaluation", _SHAVE, "Y, shave = scale", _SHAVE),
+        _s("evaluation", "PSNR / SSIM on Y (YCbCr); border not stated", "Y, shave = scale",
+           _SHAVE),
     ))
 
 # -- Chapter 4: DRN (seed 003), released code on [0, 255]

@@ -183,7 +183,8 @@ def test_chapter_3_paper_profile_is_the_papers():
         assert paper.schedule_of(phase) == settings
     book = chapters.params("ch03", "book")  # the released balance: Delta and tau / 255
     assert book.ceiling == paper.ceiling and book.bias_factor == paper.bias_factor
-    assert book.schedule_of("regularise") == {"scheduler": "cosine", "min_lr": book.lr / 10}
+    assert book.schedule_of("regularise") == {"scheduler": None}  # fixed, as released
+    assert book.schedule_of("finetune") == {"scheduler": "cosine", "min_lr": book.lr / 10}
     with pytest.raises(SRLibError, match="schedule must be"):
         chapters.with_changes(book, schedule="linear").schedule_of("finetune")
 
