@@ -92,6 +92,9 @@ def pareto(points: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, yla
     ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    return fig
+
+
 KIND_COLORS = {"constrained": "tab:red", "free": "tab:blue", "not pruned": "tab:gray"}
 
 
