@@ -28,6 +28,11 @@ for path in sys.argv[1:]:
                 "code_prompt_show", ""):
             problems.append(f"{path}: solution cell {c.get('id')} is not collapsed behind a "
                             "'Solution' toggle (tags hide-cell + solution, mystnb prompts)")
+    for c in nb["cells"]:
+        if (c["cell_type"] == "markdown" and "solution" in c["metadata"].get("tags", [])
+                and "{dropdown}" not in "".join(c["source"])):
+            problems.append(f"{path}: answer cell {c.get('id')} (markdown tagged 'solution') "
+                            "is not collapsed: put it in a :::{dropdown} block")
     for i, c in enumerate(code):
         src = "".join(c["source"])
         meta = c.get("metadata", {})

@@ -4,7 +4,8 @@
     python scripts/student_edition.py --check    # fails when a copy is missing or out of date
 
 A teacher hands out the student copies (the book links each one for download and for Colab).
-In a copy, every cell tagged ``solution`` becomes a short note that says where the solution is;
+In a copy, every code cell tagged ``solution`` becomes a short note that says where the solution
+is, and a markdown cell tagged ``solution`` (an answer that reads a solution's result) is left out;
 the exercise stubs and the check cells stay, so an answer is checked where it is written. A check
 cell catches the stub's ``NotImplementedError`` and says the exercise is still open, so that
 "Run all" goes on to the end of the chapter. Outputs are removed (they are the book run's, and
@@ -28,6 +29,11 @@ OPEN = ("try:\n", "except NotImplementedError as exc:\n")
 
 def is_solution(cell: dict) -> bool:
     return cell["cell_type"] == "code" and "solution" in cell["metadata"].get("tags", [])
+
+
+def is_answer(cell: dict) -> bool:
+    """A markdown cell that explains a solution's result: the book shows it, a student copy not."""
+    return cell["cell_type"] == "markdown" and "solution" in cell["metadata"].get("tags", [])
 
 
 def colab(path: str) -> str:
@@ -60,7 +66,7 @@ def student_copy(nb: dict, name: str) -> dict:
     cells, exercise, check_next = [], 0, False
     for cell in out["cells"]:
         tags = cell["metadata"].get("tags", [])
-        if "injected-parameters" in tags:
+        if "injected-parameters" in tags or is_answer(cell):
             continue
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None

@@ -256,3 +256,20 @@ def test_check_notebooks_keeps_harness_chapters_within_the_page(tmp_path):
     run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"), str(short)],
                          capture_output=True, text=True)
     assert "characters" not in run.stderr
+
+
+def test_check_notebooks_wants_answer_cells_collapsed(tmp_path):
+    import json
+
+    nb = json.loads(_toy_notebook(tmp_path / "e.ipynb", None).read_text())
+    nb["cells"].append({"cell_type": "markdown", "id": "ans", "metadata": {"tags": ["solution"]},
+                        "source": ["The answer is 1."]})
+    (tmp_path / "e.ipynb").write_text(json.dumps(nb))
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"),
+                          str(tmp_path / "e.ipynb")], capture_output=True, text=True)
+    assert "answer cell ans" in run.stderr
+    nb["cells"][-1]["source"] = [":::{dropdown} Answer\nThe answer is 1.\n:::"]
+    (tmp_path / "e.ipynb").write_text(json.dumps(nb))
+    run = subprocess.run([sys.executable, str(SCRIPTS / "check_notebooks.py"),
+                          str(tmp_path / "e.ipynb")], capture_output=True, text=True)
+    assert "answer cell" not in run.stderr

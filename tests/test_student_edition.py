@@ -36,7 +36,7 @@ def test_no_solution_code_reaches_the_student_copy(path):
         leaked = [line for line in own
                   if line in shown_lines or (len(line) >= 30 and line in shown)]
         assert not leaked, f"{path.name}: solution lines in the student copy: {leaked}"
-    assert not any(edition.is_solution(c) for c in student["cells"])
+    assert not any(edition.is_solution(c) or edition.is_answer(c) for c in student["cells"])
     assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
 
 
@@ -59,8 +59,8 @@ def test_every_exercise_keeps_its_stub_and_its_check(path):
             rebuilt.append(edition.unwrap_check(text))
         else:
             rebuilt.append(source(cell))
-    expected = [source(c) for c in full["cells"]
-                if "injected-parameters" not in c["metadata"].get("tags", [])]
+    expected = [source(c) for c in full["cells"] if not edition.is_answer(c)
+                and "injected-parameters" not in c["metadata"].get("tags", [])]
     assert [s.rstrip("\n") for s in rebuilt] == [s.rstrip("\n") for s in expected]
 
 
@@ -78,3 +78,21 @@ def test_a_wrapped_check_reports_an_open_exercise(capsys):
 
 def test_the_committed_student_copies_are_up_to_date():
     assert edition.main(["--check"]) == 0, "run python scripts/student_edition.py"
+
+
+def test_an_answer_cell_stays_out_of_the_student_copy():
+    """A markdown cell tagged ``solution`` explains a solution's result: a copy leaves it out."""
+    def cell(kind, text, tags=()):
+        extra = {"outputs": [], "execution_count": None} if kind == "code" else {}
+        return {"cell_type": kind, "id": text[:8], "metadata": {"tags": list(tags)},
+                "source": [text], **extra}
+
+    nb = {"metadata": {}, "cells": [
+        cell("markdown", "# Title"), cell("code", "def f():\n    raise NotImplementedError"),
+        cell("code", "def f():\n    return 1", ("solution", "hide-cell")),
+        cell("markdown", "The answer: f returns 1 because", ("solution",)),
+        cell("code", "check(f() == 1, 'ok', 'hint')")]}
+    student = edition.student_copy(nb, "99_test.ipynb")
+    shown = "\n".join(source(c) for c in student["cells"])
+    assert "The answer" not in shown and "return 1" not in shown
+    assert "check(f() == 1" in shown
