@@ -156,9 +156,9 @@ def peak_memory(model: nn.Module, input_size: tuple[int, int] = (64, 64),
     CUDA from the allocator's peak, on the CPU by replaying the allocations and frees that
     ``torch.profiler`` records. The literature's "memory" column for a network at a size."""
     device = torch.device(device)
-    model = model.to(device).eval()
-    x = torch.rand(1, getattr(model, "in_channels", 3), *input_size, device=device)
-    with torch.no_grad():
+    model = model.to(device)
+    x = _probe(model, input_size, None)
+    with torch.no_grad(), _evaluating(model):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             start = torch.cuda.memory_allocated(device)

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .imageio import tensor_to_uint8
+from .stats import pareto_front
 
 DPI = 100
 COLUMN_INCHES = 7.8  # 780 px at DPI: the text column, so figures are never shrunk on a desktop
@@ -76,8 +77,6 @@ def pareto(points: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, yla
     """Quality against cost: a small marker per seed, a large one per method's mean, and the
     dashed line through the means that no other method beats on both axes
     (:func:`sr_lib.stats.pareto_front`). Returns the figure."""
-    from .stats import pareto_front
-
     fig, ax = plt.subplots(figsize=figsize(1.0, 0.55))
     means = {}
     for name, pts in points.items():
